@@ -1,0 +1,305 @@
+"""One typed config holding every knob of FBNetV3OD, loadable from and dumpable to YAML.
+
+Defaults follow d2go's `faster_rcnn_fbnetv3a_dsmask_C4.yaml` (the hosted playground's FBNetV3OD).
+Validation errors name the key and the allowed range in one line (`ConfigError`); unknown keys get a
+"did you mean" suggestion. The dumped config sits next to every run so that it is reproducible.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from detector.errors import ConfigError
+
+DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
+NORMS = ("BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN")
+
+
+class _Section(BaseModel):
+    """Strict section: unknown keys are errors, values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
+    lower, upper = value
+    if not (0.0 <= lower <= 1.0 and 0.0 <= upper <= 1.0):
+        raise ValueError(f"IoU thresholds must lie in [0, 1], got [{lower}, {upper}]")
+    if lower > upper:
+        raise ValueError(f"lower bound {lower} must be <= upper bound {upper}")
+    return value
+
+
+class RPNConfig(_Section):
+    """Region proposal network; IoU below lower = background, above upper = object, between = ignored."""
+
+    iou_thresholds: tuple[float, float] = (0.3, 0.7)
+    pre_nms_topk_train: int = Field(2000, ge=1)
+    post_nms_topk_train: int = Field(2000, ge=1)
+    pre_nms_topk_test: int = Field(1000, ge=1)
+    post_nms_topk_test: int = Field(30, ge=1)
+    nms_thresh: float = Field(0.7, gt=0.0, le=1.0)
+    batch_size_per_image: int = Field(256, ge=1)
+    positive_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    anchor_sizes: list[float] = Field(default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1)
+    aspect_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0], min_length=1)
+
+    _iou = field_validator("iou_thresholds")(_check_iou_pair)
+
+    @field_validator("anchor_sizes", "aspect_ratios")
+    @classmethod
+    def _positive(cls, value: list[float]) -> list[float]:
+        if any(v <= 0 for v in value):
+            raise ValueError(f"all values must be > 0, got {value}")
+        return value
+
+
+class RoIHeadsConfig(_Section):
+    """Box head sampling and test-time post-processing."""
+
+    iou_thresholds: tuple[float, float] = (0.5, 0.5)
+    batch_size_per_image: int = Field(512, ge=1)
+    positive_fraction: float = Field(0.25, gt=0.0, le=1.0)
+    score_thresh: float = Field(0.05, ge=0.0, le=1.0)
+    nms_thresh: float = Field(0.5, gt=0.0, le=1.0)
+    detections_per_img: int = Field(100, ge=1)
+    bbox_reg_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+
+    _iou = field_validator("iou_thresholds")(_check_iou_pair)
+
+
+class ModelConfig(_Section):
+    arch: str | dict[str, Any] = "fbnetv3_a_dsmask"
+    num_classes: int | None = Field(None, ge=1)
+    weights: str | None = DEFAULT_WEIGHTS
+    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = "naiveSyncBN"
+    freeze_at: int = Field(2, ge=0)
+    pooler_resolution: int = Field(6, ge=1, le=64)
+    pooler_sampling_ratio: int = Field(0, ge=0)
+    pooler_aligned: bool = True
+    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)
+    box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    pixel_mean: tuple[float, float, float] = (103.530, 116.280, 123.675)
+    pixel_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    rpn: RPNConfig = Field(default_factory=RPNConfig)
+    roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig)
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        from detector.backbones.fbnet import parse_detection_arch
+
+        parse_detection_arch(value)  # raises ValueError naming the problem
+        return value
+
+    @field_validator("pixel_std")
+    @classmethod
+    def _std_positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(v <= 0 for v in value):
+            raise ValueError(f"all values must be > 0, got {list(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _freeze_within_trunk(self) -> ModelConfig:
+        from detector.backbones.fbnet import parse_detection_arch
+
+        stages = len(parse_detection_arch(self.arch).trunk)
+        if self.freeze_at > stages:
+            raise ValueError(f"freeze_at: must be in 0..{stages} (the trunk has {stages} stages), got {self.freeze_at}")
+        return self
+
+
+class InputConfig(_Section):
+    """Resizing done inside the model: shorter side to `min_size` (capped by `max_size` on the long side).
+
+    `min_size_train` lists the shorter-side sizes drawn per image in training (scale jitter, as
+    detectron2's INPUT.MIN_SIZE_TRAIN with choice sampling); empty means `min_size`.
+    """
+
+    min_size: int = Field(224, ge=16)
+    max_size: int = Field(320, ge=16)
+    min_size_train: list[int] = Field(default_factory=list)
+
+    @field_validator("min_size_train")
+    @classmethod
+    def _sizes(cls, value: list[int]) -> list[int]:
+        if any(v < 16 for v in value):
+            raise ValueError(f"all sizes must be >= 16, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _max_at_least_min(self) -> InputConfig:
+        if self.max_size < self.min_size:
+            raise ValueError(f"max_size ({self.max_size}) must be >= min_size ({self.min_size})")
+        return self
+
+    @property
+    def train_sizes(self) -> tuple[int, ...]:
+        return tuple(self.min_size_train) or (self.min_size,)
+
+
+class AugmentConfig(_Section):
+    """Box-aware data augmentation (torchvision transforms.v2) applied before the model's resize."""
+
+    hflip_prob: float = Field(0.5, ge=0.0, le=1.0)
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0)
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(8, ge=1)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: float = Field(0.02, gt=0.0)
+    weight_decay: float = Field(1e-4, ge=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    warmup_iters: int = Field(100, ge=0)
+    warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
+    lr_schedule: Literal["cosine", "step"] = "cosine"
+    lr_steps: list[float] = Field(default_factory=lambda: [0.67, 0.89])
+    lr_gamma: float = Field(0.1, gt=0.0, le=1.0)
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    amp: bool = False
+    grad_clip: float | None = Field(None, gt=0.0)
+    seed: int = 0
+    num_workers: int = Field(2, ge=0)
+    eval_every: int = Field(1, ge=0)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+
+    @field_validator("lr_steps")
+    @classmethod
+    def _fractions(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < v < 1.0 for v in value) or value != sorted(value):
+            raise ValueError(f"must be increasing fractions of training in (0, 1), got {value}")
+        return value
+
+
+class DetectorConfig(_Section):
+    """Everything needed to rebuild and retrain a detector."""
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    input: InputConfig = Field(default_factory=InputConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+def _field_names(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the section addressed by `loc` (for 'did you mean' suggestions)."""
+    current: Any = model_cls
+    for part in loc:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            break
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+        else:
+            break
+    return list(getattr(current, "model_fields", {}))
+
+
+def format_validation_error(exc: ValidationError, model_cls: type[BaseModel] = DetectorConfig) -> str:
+    """Turn pydantic's multi-line report into one line per problem naming the dotted key."""
+    messages = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not isinstance(p, int) or err["type"] != "extra_forbidden")
+        key = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            known = _field_names(model_cls, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
+            messages.append(f"unknown key '{key}'{hint}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "literal_error":
+            msg = f"got {err['input']!r}; {msg[0].lower()}{msg[1:]}"
+        elif err["type"] in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+            msg = f"got {err['input']!r}; {msg[0].lower()}{msg[1:]}"
+        messages.append(f"{key}: {msg}" if key else msg)
+    return "; ".join(messages)
+
+
+def load_config(source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None) -> DetectorConfig:
+    """Load and validate a config from a YAML path, a plain dict, or pass a config through."""
+    if isinstance(source, DetectorConfig):
+        return source
+    if source is None:
+        data: Any = {}
+    elif isinstance(source, dict):
+        data = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config must be a mapping of sections (model, input, train), got {type(data).__name__}")
+    try:
+        return DetectorConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse one `--set a.b.c=value` (value read as YAML: numbers, lists, null, booleans)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set expects key=value with a dotted key (e.g. model.norm=GN), got '{text}'")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of `data` with every `key=value` override applied (nested keys created)."""
+    import copy
+
+    result = copy.deepcopy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = result
+        for part in keys[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {text}: '{part}' is a value, not a section")
+            node = child
+        node[keys[-1]] = value
+    return result
+
+
+def config_to_dict(config: DetectorConfig) -> dict[str, Any]:
+    """Plain YAML-friendly dict (tuples become lists)."""
+    return config.model_dump(mode="json")
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dump_config(config: DetectorConfig, path: str | os.PathLike[str]) -> None:
+    """Write the resolved config as YAML, atomically."""
+    atomic_write_text(path, yaml.safe_dump(config_to_dict(config), sort_keys=False))
