@@ -1,0 +1,40 @@
+"""Shared pytest fixtures. `../shared` (reference facts, raccoon data) exists beside the repo in CI
+and on developer machines, not in a user's clone: tests that need it skip with a clear reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REFERENCE = SHARED / "reference"
+FIXTURES = REFERENCE / "fixtures"
+RACCOON = SHARED / "data" / "raccoon"
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.skip(f"{what} not available: {path} is absent (it ships in ../shared beside the repo, not in a clone)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    return _require(REFERENCE, "reference facts")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return _require(FIXTURES, "original-model numeric fixtures")
+
+
+@pytest.fixture(scope="session")
+def raccoon_dir() -> Path:
+    return _require(RACCOON, "raccoon data set")

@@ -1,0 +1,116 @@
+"""Every registered FBNetV3 arch has the original parameter count and FLOPs (reference facts)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from detector.backbones.fbnet import (
+    FBNetTrunk,
+    build_fbnet_classifier,
+    build_tower,
+    list_archs,
+    parse_detection_arch,
+    round_channels,
+)
+from detector.backbones.spec import parse_block
+
+
+def _flops(module: nn.Module, x: torch.Tensor) -> int:
+    module.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        module(x)
+    return counter.get_total_flops()
+
+
+def _params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def reference(reference_dir):
+    return yaml.safe_load((reference_dir / "fbnetv3_archs.yaml").read_text())
+
+
+def test_every_d2go_detection_arch_is_registered(reference):
+    names = {n.lower() for n in reference["detection_d2go"]["archs"]}
+    assert names == set(list_archs("detection"))
+    assert {"fbnetv3_a_dsmask", "fbnetv3_a", "fbnetv3_h", "fbnetv3_a_dsmask_tiny"} <= names
+
+
+@pytest.mark.parametrize("name", list_archs("detection"))
+def test_detection_trunk_and_towers_match_reference(reference, name):
+    entry = {n.lower(): a for n, a in reference["detection_d2go"]["archs"].items()}[name]
+    arch = parse_detection_arch(name)
+    trunk = FBNetTrunk(arch, nn.BatchNorm2d)
+    expected = entry["instantiated_trunk"]
+    assert _params(trunk) == expected["params"]
+    assert _flops(trunk, torch.zeros(1, 3, 224, 320)) == expected["flops_2xmacs_at_1x3x224x320"]
+    assert [[c, s] for c, s in zip(trunk.stage_channels, trunk.stage_strides)] == expected["stage_out_channels_and_stride"]
+    towers = entry["instantiated_towers"]
+    for part, blocks in (("rpn", arch.rpn), ("bbox", arch.bbox)):
+        tower, out = build_tower(towers[part]["in_ch_assumed"], blocks, nn.BatchNorm2d)
+        assert _params(tower) == towers[part]["params"], part
+        assert out == towers[part]["out_ch"], part
+        assert len(tower) == towers[part]["blocks"], part
+
+
+@pytest.mark.parametrize("letter", "abcdefg")
+def test_imagenet_classifiers_match_reference(reference, letter):
+    entry = reference["classification"][f"FBNetV3_{letter.upper()}"]
+    model = build_fbnet_classifier(f"fbnetv3_{letter}_cls")
+    size = entry["input_size"]
+    assert _params(model) == entry["instantiated"]["params_total"]
+    assert _flops(model, torch.zeros(1, 3, size, size)) == entry["instantiated"]["flops_2xmacs"]
+    assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
+
+
+def test_block_blueprint_matches_instantiated_c4_detector(reference):
+    """Block by block (channels, kernel, stride, SE width, residual) for d2go's FBNetV3_A C4."""
+    blocks = reference["instantiated_c4_detectors"]["faster_rcnn_fbnetv3a_C4"]["trunk_blocks"]
+    trunk = FBNetTrunk(parse_detection_arch("fbnetv3_a"), nn.BatchNorm2d)
+    ours = [m for stage in trunk.children() for m in stage.children()]
+    assert len(ours) == len(blocks)
+    for module, ref in zip(ours[1:], blocks[1:]):
+        assert module.dw[0].in_channels == ref["mid_ch"] and module.out_channels == ref["out_ch"], ref["name"]
+        assert module.dw[0].kernel_size == (ref["kernel"], ref["kernel"]) and module.dw[0].stride[0] == ref["stride"]
+        assert (module.pw is not None) == ref["has_pw"] and module.use_residual == ref["residual"]
+        assert len(module.dw) == 1, "d2go's depthwise conv has no norm and no activation"
+        assert (module.se.fc1.out_channels if module.se is not None else None) == ref.get("se_mid")
+
+
+def test_round_channels_follows_mobile_cv():
+    assert round_channels(84, 8) == 88  # half rounds up (torchvision's helper gives 80)
+    assert round_channels(276, 8) == 280
+    assert round_channels(16, 8) == 16
+    assert round_channels(3, 8) == 8
+
+
+def test_inline_block_forms_are_equivalent():
+    assert parse_block(("ir_k5_sehsig_hs", 40, 2, 3, {"expansion": 4})) == parse_block(
+        {"kind": "ir", "channels": 40, "stride": 2, "repeats": 3, "kernel": 5, "expansion": 4, "se": True, "se_gate": "hsigmoid", "activation": "hswish"}
+    )
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (("ir_k4_se", 16, 1, 1), "odd"),
+        (("ir_x3", 16, 1, 1), "unknown block kind"),
+        (("ir_k3", 16, 3, 1), "stride must be 1 or 2"),
+        (("ir_k3", 16, 1, 1, {"expand": 2}), "unknown block options"),
+        ({"kind": "ir", "channels": 0}, "channels must be >= 1"),
+        ("ir_k3", "a block is"),
+    ],
+)
+def test_bad_block_specs_are_named(raw, message):
+    with pytest.raises(ValueError, match=message):
+        parse_block(raw)
+
+
+def test_unknown_arch_suggests_the_closest():
+    with pytest.raises(ValueError, match="did you mean 'fbnetv3_a_dsmask'"):
+        parse_detection_arch("fbnetv3_a_dsmsk")
