@@ -1,6 +1,24 @@
-"""FBNetV3OD: FBNetV3 C4 Faster R-CNN on torchvision, with every knob of the original d2go model."""
+"""FBNetV3OD: FBNetV3 C4 Faster R-CNN on torchvision, with every knob of the original d2go model.
 
-from detector.config import DetectorConfig, load_config
-from detector.model import FBNetV3OD, build_detector
+The public names are imported lazily (PEP 562) so that light CLIs such as `detector.synthetic`
+start without loading torchvision's detection stack.
+"""
 
-__all__ = ["DetectorConfig", "FBNetV3OD", "build_detector", "load_config"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "DetectorConfig": "detector.config",
+    "load_config": "detector.config",
+    "FBNetV3OD": "detector.model",
+    "build_detector": "detector.model",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'detector' has no attribute {name!r}")
