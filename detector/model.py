@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -24,7 +23,7 @@ from torch import Tensor, nn
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
-from torchvision.models.detection.transform import GeneralizedRCNNTransform
+from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
 from detector.backbones.fbnet import FBNetTrunk, build_tower, parse_detection_arch
@@ -44,9 +43,9 @@ class FBNetC4Backbone(nn.Module):
         self.feature_name = f"trunk{len(trunk.stage_channels) - 1}"
         self.stride = trunk.stage_strides[-1]
 
-    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
+    def forward(self, x: Tensor) -> dict[str, Tensor]:  # plain dict: TorchScript has no OrderedDict[...] type
         features = self.body(x)
-        return OrderedDict([(self.feature_name, features[self.feature_name])])
+        return {self.feature_name: features[self.feature_name]}
 
 
 class FBNetRPNHead(nn.Module):
@@ -120,7 +119,7 @@ class C4RoIAlign(MultiScaleRoIAlign):
 
 
 class BGRTransform(GeneralizedRCNNTransform):
-    """Resize as torchvision, but normalise like d2go: RGB [0,1] -> BGR [0,255] - mean, / std.
+    """Resize like d2go (sizes rounded), normalise like d2go: RGB [0,1] -> BGR [0,255] - mean, / std.
 
     Training draws the shorter side from `train_sizes` (scale jitter); evaluation uses `test_size`.
     """
@@ -129,14 +128,41 @@ class BGRTransform(GeneralizedRCNNTransform):
         super().__init__(test_size, max_size, mean, std, size_divisible=1)
         self.train_sizes = tuple(train_sizes)
         self.test_size = test_size
+        self.min_size = self.train_sizes if self.training else (test_size,)
 
-    @property  # type: ignore[override]
-    def min_size(self) -> tuple[int, ...]:
-        return self.train_sizes if self.training else (self.test_size,)
+    def train(self, mode: bool = True) -> BGRTransform:
+        """Switch `min_size` with the mode (a plain attribute, not a property, so TorchScript can compile it)."""
+        super().train(mode)
+        self.min_size = self.train_sizes if mode else (self.test_size,)
+        return self
 
-    @min_size.setter
-    def min_size(self, value: tuple[int, ...]) -> None:  # torchvision's __init__ assigns it
-        pass
+    def resize(self, image: Tensor, target: dict[str, Tensor] | None = None) -> tuple[Tensor, dict[str, Tensor] | None]:
+        """Shorter side to `min_size`, longer side at most `max_size`; sizes rounded as d2go's ResizeShortestEdge.
+
+        torchvision floors `side * scale`, with the scale in float64 eagerly but float32 when scripted or
+        traced: the paths disagree by a pixel for about half of all input sizes (and 224 can come out
+        223). Rounding is immune to that, so TorchScript/ONNX exports reproduce the eager model.
+        """
+        h, w = image.shape[-2], image.shape[-1]
+        short = self.torch_choice(self.min_size) if self.training else self.min_size[-1]
+        if not torch.jit.is_scripting() and torch.jit.is_tracing():  # TorchScript skips this branch
+            image = self._resize_traced(image, short)
+        else:
+            scale = min(short / min(h, w), self.max_size / max(h, w))
+            size = [int(h * scale + 0.5), int(w * scale + 0.5)]
+            image = nn.functional.interpolate(image[None], size=size, mode="bilinear", align_corners=False)[0]
+        if target is not None and "boxes" in target:  # no masks/keypoints in this model
+            target["boxes"] = resize_boxes(target["boxes"], [h, w], [image.shape[-2], image.shape[-1]])
+        return image, target
+
+    def _resize_traced(self, image: Tensor, short: int) -> Tensor:
+        """`resize` for ONNX tracing: the size arithmetic stays in the graph (dynamic input size)."""
+        from torch.onnx import operators
+
+        hw = operators.shape_as_tensor(image)[-2:].to(torch.float32)
+        scale = torch.min(short / hw.min(), self.max_size / hw.max())
+        size = (hw * scale + 0.5).floor().to(torch.int64)
+        return nn.functional.interpolate(image[None], size=(size[0], size[1]), mode="bilinear", align_corners=False)[0]
 
     def normalize(self, image: Tensor) -> Tensor:
         if not image.is_floating_point():

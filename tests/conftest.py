@@ -38,3 +38,28 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def raccoon_dir() -> Path:
     return _require(RACCOON, "raccoon data set")
+
+
+def write_random_checkpoint(path: Path, model: dict | None = None, seed: int = 0) -> Path:
+    """A checkpoint in our format with random weights (3 shape classes), without running the trainer."""
+    from detector.checkpoint import save_checkpoint
+    from detector.model import build_detector
+
+    torch.manual_seed(seed)
+    detector = build_detector({"model": {"arch": "fbnetv3_a_dsmask", "weights": None, "freeze_at": 0, **(model or {})}}, num_classes=3)
+    save_checkpoint(
+        {
+            "model": detector.state_dict(),
+            "config": detector.config.model_dump(mode="json"),
+            "class_names": ["circle", "square", "triangle"],
+            "label_to_category_id": {1: 1, 2: 2, 3: 3},
+        },
+        path,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random-weight 3-class FBNetV3OD checkpoint (model.weights None), shared by a test session."""
+    return write_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt")

@@ -9,7 +9,6 @@ registered arch has exactly the original parameter count and FLOPs (pinned by te
 from __future__ import annotations
 
 import difflib
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -179,8 +178,8 @@ class FBNetTrunk(nn.Module):
             self.stage_strides.append(stride)
         self.out_channels = channels
 
-    def forward(self, x: Tensor) -> OrderedDict[str, Tensor]:
-        outputs: OrderedDict[str, Tensor] = OrderedDict()
+    def forward(self, x: Tensor) -> dict[str, Tensor]:  # plain (ordered) dict: TorchScript has no OrderedDict[...] type
+        outputs: dict[str, Tensor] = {}
         for name, stage in self.named_children():
             x = stage(x)
             outputs[name] = x
