@@ -1,0 +1,77 @@
+"""Training curves from `metrics.jsonl`: losses per epoch next to validation AP, as one PNG."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+LOSS_KEYS = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
+AP_KEYS = ("ap", "ap50", "ap75")
+
+
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Per-epoch records of a metrics.jsonl file (a torn last line, from a kill, is skipped)."""
+    records = []
+    path = Path(path)
+    if not path.is_file():
+        return records
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], title: str = "training curves") -> Path:
+    """Loss curves (left) and validation AP (right) per epoch, written to `output` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window (also on headless machines)
+    import matplotlib.pyplot as plt
+
+    output = Path(output)
+    fig, (ax_loss, ax_ap) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    fig.suptitle(title)
+    epochs = [r["epoch"] for r in records]
+    for key in LOSS_KEYS:
+        points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
+        if points:
+            xs, ys = zip(*points)
+            ax_loss.plot(xs, ys, marker="o" if len(xs) < 30 else None, lw=2.2 if key == "loss" else 1.2,
+                         label="total loss" if key == "loss" else key.removeprefix("loss_"))
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("mean training loss")
+    ax_loss.set_title("training loss")
+    ax_loss.grid(alpha=0.3)
+    if ax_loss.lines:
+        ax_loss.legend(fontsize=8)
+
+    ema = any("ap_raw" in r for r in records)  # with EMA, "ap" is the EMA weights' and "ap_raw" the raw ones'
+    for key in (*AP_KEYS, "ap_raw"):
+        points = [(r["epoch"], r[key]) for r in records if isinstance(r.get(key), (int, float))]
+        if points:
+            xs, ys = zip(*points)
+            label = "AP (raw weights)" if key == "ap_raw" else key.upper() + (" (EMA)" if ema else "")
+            ax_ap.plot(xs, ys, marker="o", ls="--" if key == "ap_raw" else "-", label=label)
+    ax_ap.set_xlabel("epoch")
+    ax_ap.set_ylabel("COCO AP (%)")
+    ax_ap.set_title("validation AP")
+    ax_ap.grid(alpha=0.3)
+    if ax_ap.lines:
+        ax_ap.legend(fontsize=8)
+        ax_ap.set_ylim(bottom=0)
+    else:
+        ax_ap.text(0.5, 0.5, "no validation results", ha="center", va="center", transform=ax_ap.transAxes)
+    if epochs:
+        for ax in (ax_loss, ax_ap):
+            ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+            ax.xaxis.get_major_locator().set_params(integer=True)
+
+    tmp = output.with_name(f".{output.name}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, output)
+    return output

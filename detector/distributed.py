@@ -1,0 +1,71 @@
+"""The few torch.distributed facts the trainer needs, read from torchrun's environment.
+
+`torchrun --nproc_per_node N -m detector.train ...` sets WORLD_SIZE / RANK / LOCAL_RANK (and the
+rendezvous variables); a plain `python -m detector.train` sets none and trains in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    initialized_here: bool = False  # this process group was created by us, so we also destroy it
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(device_type: str) -> DistInfo:
+    """Join torchrun's process group when WORLD_SIZE > 1: NCCL for CUDA, gloo for CPU."""
+    if dist.is_available() and dist.is_initialized():
+        return DistInfo(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0)))
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistInfo()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device_type == "cuda":
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+    return DistInfo(dist.get_world_size(), dist.get_rank(), local_rank, initialized_here=True)
+
+
+def cleanup_distributed(info: DistInfo) -> None:
+    if info.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.distributed:
+        dist.barrier()
+
+
+def all_reduce_mean(tensor: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Mean over processes (identity in a single process)."""
+    if not info.distributed:
+        return tensor
+    tensor = tensor.clone()
+    dist.all_reduce(tensor)
+    return tensor / info.world_size
+
+
+def broadcast_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:
+    """Rank 0's boolean on every process (e.g. 'stop now', decided by a callback on rank 0)."""
+    if not info.distributed:
+        return flag
+    value = torch.tensor([1 if flag else 0], device=device)
+    dist.broadcast(value, src=0)
+    return bool(value.item())

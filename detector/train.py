@@ -1,0 +1,105 @@
+"""Train FBNetV3OD on a COCO-format data set.
+
+    python -m detector.train --config C.yaml --data DIR --output OUT [--set train.lr=0.01 ...]
+    python -m detector.train --config C.yaml --train-json J --train-images D [--val-json J --val-images D] --output OUT
+    python -m detector.train --output OUT --resume [--epochs N]       # continue a run (its config.yaml)
+    torchrun --nproc_per_node 2 -m detector.train ...                  # DDP (gloo on CPU, NCCL on CUDA)
+
+Every user error (bad config key or value, missing data, bad checkpoint, diverged loss) ends with
+one `error: ...` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from detector.config import apply_overrides, load_config
+from detector.errors import ConfigError, run_cli
+
+
+def read_config_dict(path: Path) -> dict[str, Any]:
+    """The raw YAML mapping (validated later, after --set overrides are applied)."""
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config must be a mapping of sections (model, input, train), got {type(data).__name__}")
+    return data
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m detector.train", description="Train FBNetV3OD on COCO-format data.")
+    parser.add_argument("--config", type=Path, help="YAML config (default: built-in defaults; with --resume: OUT/config.yaml)")
+    parser.add_argument("--data", type=Path, help="data folder with images/, train.json, val.json")
+    parser.add_argument("--train-json", type=Path, help="training annotations (instead of / overriding --data)")
+    parser.add_argument("--train-images", type=Path, help="training image folder")
+    parser.add_argument("--val-json", type=Path, help="validation annotations (optional without --data)")
+    parser.add_argument("--val-images", type=Path, help="validation image folder (default: the training one)")
+    parser.add_argument("--output", type=Path, required=True, help="run folder: checkpoints, metrics, config, curves")
+    parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config override, e.g. --set train.lr=0.01 model.norm=GN (values read as YAML)")
+    parser.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (only train.epochs may grow)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
+    return parser
+
+
+@run_cli
+def main(argv: Sequence[str] | None = None) -> None:
+    from detector.data import resolve_data_paths
+    from detector.engine import CONFIG, CURVES, FINAL, LAST, METRICS, train
+
+    args = build_parser().parse_args(argv)
+    is_main = int(os.environ.get("RANK", "0")) == 0
+    logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, format="%(message)s")
+
+    config_path = args.config
+    if config_path is None and args.resume and (args.output / CONFIG).is_file():
+        config_path = args.output / CONFIG
+    data = read_config_dict(config_path) if config_path is not None else {}
+    overrides = list(args.overrides) + ([f"train.epochs={args.epochs}"] if args.epochs is not None else [])
+    config = load_config(apply_overrides(data, overrides))
+
+    paths = resolve_data_paths(
+        data_dir=args.data, train_json=args.train_json, train_images=args.train_images,
+        val_json=args.val_json, val_images=args.val_images,
+    )
+    result = train(config, paths, args.output, resume=args.resume, device=args.device, progress=not args.no_progress)
+    if not is_main:
+        return
+    out = result.output_dir
+    if result.already_complete:
+        print(f"training in {out} is already complete ({result.epochs_completed} epochs); nothing to do "
+              "(raise --epochs to train longer)")
+        return
+    ap = result.metrics.get("ap")
+    summary = f"; val AP {ap:.2f}" if isinstance(ap, float) else ""
+    state = "stopped early" if result.stopped_early else "complete"
+    epochs = f"{result.epochs_completed} epoch{'s' if result.epochs_completed != 1 else ''}"
+    print(f"training {state}: {epochs}, {result.global_step} iterations{summary}")
+    print(f"outputs in {out}/:")
+    for name, what in ((FINAL, "weights for evaluate/predict/export"), (LAST, "full state for --resume"),
+                       (METRICS, "per-epoch metrics"), (CONFIG, "resolved config"), (CURVES, "loss and AP curves")):
+        if (out / name).exists():
+            print(f"  {name:<15} {what}")
+    data_hint = f"--data {args.data}" if args.data else f"--val-json {args.val_json or args.train_json}"
+    print(f"evaluate: python -m detector.evaluate --checkpoint {out / FINAL} {data_hint}")
+
+
+if __name__ == "__main__":
+    main()
