@@ -2,7 +2,7 @@
 
 `NaiveSyncBatchNorm` is hand-written because torch has no equivalent: `nn.SyncBatchNorm` needs
 CUDA (or another accelerator) and equal-size participation, while this one all-reduces the
-per-process sums with `torch.distributed.nn` (differentiable, works with gloo on CPU) and weights
+per-process sums with a differentiable all-reduce (works with gloo on CPU) and weights
 each process by its own number of samples, so processes may hold different batch sizes or none.
 """
 
@@ -14,10 +14,27 @@ from collections.abc import Callable
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
-from torch.distributed.nn.functional import all_reduce as differentiable_all_reduce
 from torchvision.ops import FrozenBatchNorm2d
 
 GN_MAX_GROUPS = 32
+
+
+class _SumAllReduce(torch.autograd.Function):
+    """Differentiable all-reduce (sum). Hand-written: `torch.distributed.nn.functional.all_reduce`
+    is deprecated in torch 2.14 and its suggested replacement lives in a private module."""
+
+    @staticmethod
+    def forward(ctx: object, tensor: Tensor) -> Tensor:  # type: ignore[override]
+        output = tensor.clone()
+        dist.all_reduce(output)
+        return output
+
+    @staticmethod
+    def backward(ctx: object, grad: Tensor) -> Tensor:  # type: ignore[override]
+        # every process's output is the sum of all inputs, so each input's gradient is the summed gradient
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
 
 
 class NaiveSyncBatchNorm(nn.BatchNorm2d):
@@ -34,7 +51,7 @@ class NaiveSyncBatchNorm(nn.BatchNorm2d):
         else:
             sums = x.sum(dim=(0, 2, 3))
             squares = (x * x).sum(dim=(0, 2, 3))
-        packed = differentiable_all_reduce(torch.cat([sums, squares, count]))
+        packed = _SumAllReduce.apply(torch.cat([sums, squares, count]))
         total = packed[-1].detach()
         if total.item() == 0:
             return x

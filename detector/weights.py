@@ -17,7 +17,6 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,11 +143,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported content"
-        raise CheckpointError(f"{path}: refused to load (weights_only=True allows tensors and plain data only): {first}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt?): {first}") from None
+        unsafe = re.search(r"unsupported GLOBAL (\S+)", str(exc))
+        if unsafe:
+            raise CheckpointError(
+                f"{path}: refused to load: it would import {unsafe.group(1)} (weights_only=True allows tensors and plain data only)"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt or not a torch file)") from None
+    except Exception:  # torch raises RuntimeError, EOFError, KeyError, zip errors ... for bad bytes
+        raise CheckpointError(f"{path}: not a readable checkpoint (truncated, corrupt or not a torch file)") from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(data).__name__}")
     return data

@@ -139,9 +139,16 @@ def test_pickle_that_would_run_code_is_refused(tmp_path):
     marker.unlink(missing_ok=True)
     path = tmp_path / "evil.pth"
     torch.save({"model": _Exploit()}, path)
-    with pytest.raises(CheckpointError, match="refused to load"):
+    with pytest.raises(CheckpointError, match=r"refused to load: it would import \S*system"):
         read_checkpoint(path)
     assert not marker.exists()
+
+
+def test_file_that_is_no_checkpoint_at_all(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("hello, not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        read_checkpoint(path)
 
 
 def test_missing_local_file_and_unknown_name(tmp_path):
