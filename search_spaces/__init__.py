@@ -1,0 +1,30 @@
+"""Typed joint search spaces: sampling, encoding and variation of points, FBNetV3 detector configs, cost.
+
+Names are imported lazily (PEP 562): a plain space over any objective never loads torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "load_space": "search_spaces.load",
+    "SearchSpace": "search_spaces.space",
+    "Choice": "search_spaces.params",
+    "Int": "search_spaces.params",
+    "Float": "search_spaces.params",
+    "FBNetV3Space": "search_spaces.fbnetv3",
+    "Cost": "search_spaces.cost",
+    "CostModel": "search_spaces.cost",
+    "Constraint": "search_spaces.cost",
+    "parse_constraints": "search_spaces.cost",
+    "sample_feasible": "search_spaces.cost",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'search_spaces' has no attribute {name!r}")

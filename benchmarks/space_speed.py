@@ -1,0 +1,138 @@
+"""Search space speed: sampling, encoding and decoding many points, and costing distinct architectures.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/space_speed.py [--points 100000] [--archs 1000] [--threads 2]
+
+Writes (or replaces) the section "Search space speed" of BENCHMARKS.md. When costing all `--archs`
+would exceed `--cost-budget` seconds, it costs as many as fit and extrapolates, and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+import torch
+
+from search_spaces import CostModel, load_space
+
+SECTION = "Search space speed"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, *args, **kwargs):
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), cpu)
+    return f"{platform.platform()}, {model}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}"
+
+
+def _cpuinfo() -> list[str]:
+    path = Path("/proc/cpuinfo")
+    return path.read_text().splitlines() if path.is_file() else []
+
+
+def run(args: argparse.Namespace) -> str:
+    torch.set_num_threads(args.threads)
+    space, t_load = timed(load_space)
+    points, t_sample = timed(space.sample, args.points, 0)
+    features, t_encode = timed(space.encode, points)
+    decoded, t_decode = timed(space.decode, features)
+    assert len(decoded) == args.points
+    _, t_random = timed(space.sample, args.points, 0, "random")
+
+    cost_model = CostModel(space)
+    candidates = space.sample(args.archs, seed=1)
+    per_arch: list[float] = []
+    flops: list[int] = []
+    started = time.perf_counter()
+    for point in candidates:
+        cost, seconds = timed(cost_model.measure, point)
+        per_arch.append(seconds)
+        flops.append(cost.flops)
+        if time.perf_counter() - started > args.cost_budget:
+            break
+    costed = len(per_arch)
+    distinct = cost_model.measurements
+    _, t_cached = timed(lambda: [cost_model.measure(p) for p in candidates[:costed]])
+
+    latency_points = candidates[: args.latency_archs]
+    latencies = [cost_model.measure(p, latency=True).latency_ms for p in latency_points]
+
+    total = sum(per_arch)
+    mean = total / costed
+    note = f" (extrapolated from {costed} archs costed in {total:.0f} s)" if costed < args.archs else ""
+    cost_line = (
+        f"| cost {args.archs:,} distinct archs (FLOPs + params) | {mean * args.archs:.0f} s{note} | "
+        f"{mean * 1000:.0f} ms per arch (median {statistics.median(per_arch) * 1000:.0f} ms); {distinct} models measured |"
+    )
+    lines = [
+        f"## {SECTION}",
+        "",
+        "Command: `OMP_WAIT_POLICY=PASSIVE python benchmarks/space_speed.py "
+        f"--points {args.points} --archs {args.archs} --threads {args.threads} --latency-archs {args.latency_archs}`",
+        "",
+        f"- Date: {datetime.date.today().isoformat()}",
+        f"- Machine: {machine()}",
+        f"- torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}, scipy {scipy.__version__}",
+        f"- Space: default FBNetV3 space, {len(space)} searched parameters, {len(space.feature_names)} encoded features",
+        "",
+        "| step | time | notes |",
+        "|---|---|---|",
+        f"| build the default space | {t_load * 1000:.0f} ms | torch and the detector already imported |",
+        f"| sample {args.points:,} points (Sobol) | {t_sample:.2f} s | plain dicts |",
+        f"| sample {args.points:,} points (random) | {t_random:.2f} s | |",
+        f"| encode {args.points:,} points | {t_encode:.2f} s | validates every value too; "
+        f"array {features.shape[0]:,} x {features.shape[1]} |",
+        f"| decode {args.points:,} rows | {t_decode:.2f} s | |",
+        cost_line,
+        f"| the same {costed} archs again (LRU cache) | {t_cached * 1000:.0f} ms | includes `to_config` of each point |",
+        f"| CPU latency of {len(latencies)} archs, 1 thread, median of 10 runs | "
+        f"{np.median(latencies):.0f} ms median (min {min(latencies):.0f}, max {max(latencies):.0f}) | "
+        "random images at each point's min_size x max_size |",
+        "",
+        f"FLOPs of the costed archs: median {np.median(flops) / 1e9:.2f} G, range {min(flops) / 1e9:.2f}-{max(flops) / 1e9:.2f} G "
+        "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs are counted on the model built on the "
+        "meta device (shapes only): costing time is Python dispatch per layer and model construction, not arithmetic.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace this benchmark's section of BENCHMARKS.md (up to the next `## ` heading) or append it."""
+    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
+    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=100_000)
+    parser.add_argument("--archs", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads while costing")
+    parser.add_argument("--latency-archs", type=int, default=10)
+    parser.add_argument("--cost-budget", type=float, default=900.0, help="seconds of costing before extrapolating")
+    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    section = run(args)
+    write_section(args.output, section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

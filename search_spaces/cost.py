@@ -1,0 +1,330 @@
+"""Cost of FBNetV3 points (FLOPs, parameters, CPU latency), cached, and cost constraints.
+
+FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` (2 x MACs of convs and linears,
+the counting rule of `../shared/reference`) on the built model, at the point's test resolution:
+the trunk and RPN head on a `[1, 3, min_size, max_size]` image (the largest a test image gets)
+and the box head and predictors on `rpn.post_nms_topk_test` RoIs. The model is built on the meta
+device for that: shapes only, no arithmetic, same counts. Parameters are all model weights,
+counted with nothing frozen (freezing turns BN weights into buffers but keeps the network).
+Latency is the median wall time of the eval-mode model on one random image of that size.
+
+Results are cached by the architecture-relevant part of the config (`CostModel.key`): in an LRU in
+memory and, optionally, in a JSON file written atomically (merged with what other processes
+wrote). Constraints are strings such as `"flops <= 600e6"`, parsed by a regex (never `eval`).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import operator
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from detector.backbones.fbnet import parse_detection_arch
+from detector.config import DetectorConfig, atomic_write_text
+from detector.errors import ConfigError
+from detector.model import FBNetV3OD, build_detector
+from search_spaces.fbnetv3 import FBNetV3Space
+from search_spaces.space import Point
+
+log = logging.getLogger(__name__)
+
+METRICS = ("flops", "params", "latency_ms")
+COCO_CLASSES = 80
+"""Class count when neither the caller nor the base config gives one (the reference figures use COCO)."""
+
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_CONSTRAINT = re.compile(
+    r"^\s*(?P<metric>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Cost:
+    flops: int
+    params: int
+    latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """`metric op bound`, e.g. flops <= 6e8; metric one of `METRICS`."""
+
+    metric: str
+    op: str
+    bound: float
+    text: str = field(default="", compare=False)
+    """The constraint as written (keeps `1e6` rather than printing `1e+06`)."""
+
+    @classmethod
+    def parse(cls, text: str) -> Constraint:
+        match = _CONSTRAINT.match(text) if isinstance(text, str) else None
+        if match is None or match["metric"] not in METRICS:
+            raise ConfigError(
+                f"malformed constraint {text!r}: expected '<metric> <op> <number>' with metric one of "
+                f"{', '.join(METRICS)} and op one of {', '.join(_OPERATORS)} (e.g. 'flops <= 600e6')"
+            )
+        return cls(match["metric"], match["op"], float(match["bound"]), f"{match['metric']} {match['op']} {match['bound']}")
+
+    def holds(self, value: float) -> bool:
+        return _OPERATORS[self.op](value, self.bound)
+
+    @property
+    def upper(self) -> bool:
+        """True for an upper bound (`<`, `<=`): the smallest value seen is the one that tells."""
+        return self.op.startswith("<")
+
+    def __str__(self) -> str:
+        return self.text or f"{self.metric} {self.op} {self.bound:g}"
+
+
+def parse_constraints(items: str | Constraint | Sequence[str | Constraint] | None) -> list[Constraint]:
+    """Constraints from YAML (`constraints: ["flops <= 600e6", "params <= 5e6"]`)."""
+    if items is None:
+        return []
+    if isinstance(items, (str, Constraint)):
+        items = [items]
+    return [c if isinstance(c, Constraint) else Constraint.parse(c) for c in items]
+
+
+class CostModel:
+    """Measures and caches the cost of points of an `FBNetV3Space` (or of any `DetectorConfig`)."""
+
+    def __init__(
+        self,
+        space: FBNetV3Space | None = None,
+        *,
+        num_classes: int | None = None,
+        cache_path: str | os.PathLike[str] | None = None,
+        memory_size: int = 4096,
+        latency_runs: int = 10,
+        latency_warmup: int = 2,
+        latency_threads: int = 1,
+    ) -> None:
+        self.space = space
+        base_classes = space.base.model.num_classes if space is not None else None
+        self.num_classes = num_classes or base_classes or COCO_CLASSES
+        self.cache_path = Path(cache_path) if cache_path is not None else None
+        self.latency_runs, self.latency_warmup, self.latency_threads = latency_runs, latency_warmup, latency_threads
+        self._disk: dict[str, dict[str, Any]] = self._read_disk()
+        self._static = functools.lru_cache(maxsize=memory_size)(self._measure_static)
+        self._latency = functools.lru_cache(maxsize=memory_size)(self._measure_latency)
+        self.measurements = 0
+        """Models actually measured (neither cache had them)."""
+
+    # ------------------------------------------------------------------ keys and caches
+
+    def key(self, config: DetectorConfig) -> str:
+        """Canonical JSON of everything the cost depends on (a registered arch name and its inline dict agree)."""
+        m = config.model
+        return json.dumps(
+            {
+                "arch": parse_detection_arch(m.arch).to_dict(),
+                "norm": m.norm,
+                "pooler_resolution": m.pooler_resolution,
+                "post_nms_topk_test": m.rpn.post_nms_topk_test,
+                "anchor_sizes": m.rpn.anchor_sizes,
+                "aspect_ratios": m.rpn.aspect_ratios,
+                "min_size": config.input.min_size,
+                "max_size": config.input.max_size,
+                "num_classes": self.num_classes,
+            },
+            sort_keys=True,
+        )
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha1(key.encode()).hexdigest()
+
+    def _read_disk(self) -> dict[str, dict[str, Any]]:
+        if self.cache_path is None or not self.cache_path.is_file():
+            return {}
+        try:
+            data = json.loads(self.cache_path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            log.warning("ignoring unreadable cost cache %s: %s", self.cache_path, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _store(self, key: str, updates: Mapping[str, Any]) -> None:
+        digest = self._digest(key)
+        entry = self._disk.setdefault(digest, {})
+        for name, value in updates.items():
+            entry[name] = {**entry.get(name, {}), **value} if isinstance(value, dict) else value
+        if self.cache_path is not None:
+            merged = self._read_disk()  # keep what other processes added meanwhile
+            for digest_, entry_ in self._disk.items():
+                merged[digest_] = {**merged.get(digest_, {}), **entry_}
+            self._disk = merged
+            atomic_write_text(self.cache_path, json.dumps(merged, sort_keys=True))
+
+    # ------------------------------------------------------------------ measuring
+
+    def _build(self, key: Mapping[str, Any], device: str) -> FBNetV3OD:
+        config = {
+            "model": {
+                "arch": key["arch"],
+                "weights": None,
+                "freeze_at": 0,
+                "norm": key["norm"],
+                "pooler_resolution": key["pooler_resolution"],
+                "rpn": {
+                    "post_nms_topk_test": key["post_nms_topk_test"],
+                    "anchor_sizes": key["anchor_sizes"],
+                    "aspect_ratios": key["aspect_ratios"],
+                },
+            },
+            "input": {"min_size": key["min_size"], "max_size": key["max_size"]},
+        }
+        with torch.device(device):
+            return build_detector(config, num_classes=key["num_classes"], load_weights=False).eval()
+
+    def _measure_static(self, key: str) -> tuple[int, int]:
+        cached = self._disk.get(self._digest(key), {})
+        if "flops" in cached and "params" in cached:
+            return int(cached["flops"]), int(cached["params"])
+        spec = json.loads(key)
+        model = self._build(spec, "meta")
+        resolution = spec["pooler_resolution"]
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            features = model.backbone(torch.zeros(1, 3, spec["min_size"], spec["max_size"], device="meta"))
+            model.rpn.head(list(features.values()))
+            rois = torch.zeros(spec["post_nms_topk_test"], model.backbone.out_channels, resolution, resolution, device="meta")
+            model.roi_heads.box_predictor(model.roi_heads.box_head(rois))
+        flops, params = int(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+        self.measurements += 1
+        self._store(key, {"flops": flops, "params": params})
+        return flops, params
+
+    def _measure_latency(self, key: str) -> float:
+        threads = str(self.latency_threads)
+        cached = self._disk.get(self._digest(key), {}).get("latency_ms", {})
+        if threads in cached:
+            return float(cached[threads])
+        spec = json.loads(key)
+        model = self._build(spec, "cpu")
+        image = torch.rand(3, spec["min_size"], spec["max_size"], generator=torch.Generator().manual_seed(0))
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.latency_threads)
+        try:
+            with torch.inference_mode():
+                for _ in range(self.latency_warmup):
+                    model([image])
+                times = []
+                for _ in range(self.latency_runs):
+                    start = time.perf_counter()
+                    model([image])
+                    times.append(time.perf_counter() - start)
+        finally:
+            torch.set_num_threads(previous)
+        latency = float(np.median(times) * 1000.0)
+        self.measurements += 1
+        self._store(key, {"latency_ms": {threads: latency}})
+        return latency
+
+    def measure(self, point_or_config: Mapping[str, Any] | DetectorConfig, *, latency: bool = False) -> Cost:
+        """Cost of a point of `space` (or of a config); latency only when asked (it runs the model)."""
+        if isinstance(point_or_config, DetectorConfig):
+            config = point_or_config
+        elif self.space is None:
+            raise ValueError("this CostModel has no space: pass a DetectorConfig, or build it with CostModel(space)")
+        else:
+            config = self.space.to_config(point_or_config)
+        key = self.key(config)
+        flops, params = self._static(key)
+        return Cost(flops, params, self._latency(key) if latency else None)
+
+
+# ---------------------------------------------------------------------- rejection sampling
+
+
+@dataclass(frozen=True)
+class FeasibleSample:
+    """Accepted points with their costs; `tried` candidates were measured to find them."""
+
+    points: list[Point]
+    costs: list[Cost]
+    tried: int
+
+    @property
+    def acceptance_rate(self) -> float:
+        return len(self.points) / self.tried if self.tried else 0.0
+
+
+def _infeasible_message(n: int, accepted: int, tried: int, constraints: list[Constraint], seen: dict[Constraint, list[float]]) -> str:
+    """Name the constraints no sample met (with the best value seen) or, if each alone is met, the joint shortfall."""
+    problems = []
+    for c in constraints:
+        values = seen[c]
+        if values and not any(c.holds(v) for v in values):
+            best, word = (min(values), "smallest") if c.upper else (max(values), "largest")
+            problems.append(f"{c} unreachable: {word} {c.metric} among {len(values)} samples is {best:.3g}")
+    if problems:
+        return "; ".join(problems)
+    return (
+        f"only {accepted} of {tried} samples satisfy {' and '.join(map(str, constraints))} "
+        f"(acceptance {accepted / max(tried, 1):.1%}); need {n}: raise max_tries or loosen the constraints"
+    )
+
+
+def sample_feasible(
+    space: FBNetV3Space,
+    n: int,
+    seed: int = 0,
+    constraints: str | Constraint | Sequence[str | Constraint] = (),
+    *,
+    cost_model: CostModel | None = None,
+    max_tries: int | None = None,
+    method: Literal["sobol", "random"] = "sobol",
+) -> FeasibleSample:
+    """The first `n` points of `space.sample(max_tries, seed)` that meet every constraint.
+
+    Latency is measured only for points that already meet the FLOPs/params constraints. Raises
+    ConfigError naming the failing constraint when fewer than `n` of `max_tries` (default
+    max(200, 20 n)) candidates pass.
+    """
+    parsed = parse_constraints(constraints)
+    cost_model = cost_model or CostModel(space)
+    max_tries = max_tries or max(200, 20 * n)
+    if max_tries < n:
+        raise ValueError(f"max_tries ({max_tries}) must be >= n ({n})")
+    static = [c for c in parsed if c.metric != "latency_ms"]
+    timed = [c for c in parsed if c.metric == "latency_ms"]
+    seen: dict[Constraint, list[float]] = {c: [] for c in parsed}
+    points: list[Point] = []
+    costs: list[Cost] = []
+    tried = 0
+    for point in space.sample(max_tries, seed, method):
+        if len(points) == n:
+            break
+        tried += 1
+        cost = cost_model.measure(point)
+        ok = True
+        for c in static:
+            seen[c].append(getattr(cost, c.metric))
+            ok &= c.holds(seen[c][-1])
+        if ok and timed:
+            cost = cost_model.measure(point, latency=True)
+            for c in timed:
+                seen[c].append(cost.latency_ms)  # type: ignore[arg-type]
+                ok &= c.holds(seen[c][-1])
+        if ok:
+            points.append(point)
+            costs.append(cost)
+    if len(points) < n:
+        raise ConfigError(_infeasible_message(n, len(points), tried, parsed, seen))
+    result = FeasibleSample(points, costs, tried)
+    log.info("sample_feasible: accepted %d of %d candidates (%.1f%%)", n, tried, 100 * result.acceptance_rate)
+    return result

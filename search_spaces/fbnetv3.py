@@ -1,0 +1,366 @@
+"""The FBNetV3 joint space: architecture + training recipe + detector knobs, as one `DetectorConfig`.
+
+A point sets some config fields; everything else comes from the `base` config. The YAML form is
+the `space:` section of an experiment (`kind: fbnetv3`); `search_spaces/default_space.yaml` is the
+documented example. In short:
+
+    kind: fbnetv3
+    template: fbnetv3_a_dsmask      # layout the arch parameters fill in (default: base.model.arch)
+    base: {model: {...}, input: {...}, train: {...}}   # merged over {model: {weights: null, freeze_at: 0}}
+    max_size_ratio: 1.4286          # input.max_size = round(min_size * ratio); default base max/min (320/224)
+    parameters:                     # change default ranges (partial mappings merge) or add parameters
+      sgd_lr: {low: 0.01}
+      momentum: {type: float, low: 0.8, high: 0.95, target: train.momentum}
+    fixed: {optimizer: sgd}         # pinned values; `arch: <registered name>` pins the whole arch
+    exclude: [detector, "trunk*_se"]   # groups arch/input/recipe/detector, names or globs
+
+Parameters (see `FIELD_PARAMETERS` and `search_spaces.arch` for the arch ones):
+
+* arch: `<group>_{width,depth,kernel,expansion,se,se_gate}` per group of the template.
+* input: `min_size` (sets input.min_size and input.max_size = round(min_size * max_size_ratio)).
+* recipe: `optimizer`; `sgd_lr`, `sgd_weight_decay` (active with sgd) and `adamw_lr`,
+  `adamw_weight_decay` (active with adamw), both writing train.lr / train.weight_decay, since good
+  values differ by orders of magnitude between the two; `warmup_iters`, `epochs`, `ema_decay`,
+  `batch_size`, `hflip_prob`, `color_jitter`, `scale_jitter` (input.min_size_train: sizes from
+  min_size - jitter to min_size + jitter, about 16 px apart), `drop_path_rate`, `box_head_dropout`.
+* detector: `pooler_resolution`, `rpn_iou_upper` + `rpn_iou_gap` and `roi_iou_upper` +
+  `roi_iou_gap` (lower = max(0, upper - gap), so lower <= upper holds by construction),
+  `rpn_{pre,post}_nms_topk_{train,test}`, `norm`, `freeze_at`.
+
+Excluding a parameter pins it to the base config's value (it shows in `fixed`), except for arch
+parameters: those (and the SE gate of an excluded SE) keep the template's per-block values.
+`freeze_at` is excluded automatically while base.model.weights is null: frozen random layers
+only cost accuracy. A searched architecture cannot load pretrained detector weights, so arch
+parameters require base.model.weights: null (pin the arch to fine-tune from a checkpoint).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatch
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from detector.backbones.fbnet import parse_detection_arch
+from detector.config import DetectorConfig, config_to_dict, load_config
+from detector.errors import ConfigError
+from search_spaces.arch import ArchTemplate
+from search_spaces.params import Param, param_from_spec
+from search_spaces.space import Point, SearchSpace, _did_you_mean, _holds
+
+if TYPE_CHECKING:
+    from search_spaces.cost import Constraint, FeasibleSample
+
+DEFAULT_BASE: dict[str, Any] = {"model": {"weights": None, "freeze_at": 0}}
+GROUPS = ("arch", "input", "recipe", "detector")
+SETTINGS = ("kind", "template", "base", "max_size_ratio", "parameters", "fixed", "exclude")
+JITTER_STEP = 16
+"""Approximate spacing in pixels of the scale-jitter sizes."""
+
+
+def _f(low: float, high: float, *, log: bool = False, target: str | None = None, group: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "float", "low": low, "high": high, "log": log, "target": target, "group": group, **extra}
+
+
+def _i(low: int, high: int, step: int = 1, *, target: str | None = None, group: str) -> dict[str, Any]:
+    return {"type": "int", "low": low, "high": high, "step": step, "target": target, "group": group}
+
+
+def _c(values: list[Any], *, target: str, group: str, ordered: bool = False) -> dict[str, Any]:
+    return {"type": "choice", "values": values, "ordered": ordered, "target": target, "group": group}
+
+
+_SGD = {"when": {"optimizer": "sgd"}}
+_ADAMW = {"when": {"optimizer": "adamw"}}
+FIELD_PARAMETERS: dict[str, dict[str, Any]] = {
+    # input (derived: also sets input.max_size)
+    "min_size": _i(160, 320, 32, group="input"),
+    # recipe
+    "optimizer": _c(["sgd", "adamw"], target="train.optimizer", group="recipe"),
+    "sgd_lr": _f(0.005, 0.2, log=True, target="train.lr", group="recipe", **_SGD),
+    "sgd_weight_decay": _f(1e-5, 1e-3, log=True, target="train.weight_decay", group="recipe", **_SGD),
+    "adamw_lr": _f(1e-4, 3e-3, log=True, target="train.lr", group="recipe", **_ADAMW),
+    "adamw_weight_decay": _f(1e-3, 0.1, log=True, target="train.weight_decay", group="recipe", **_ADAMW),
+    "warmup_iters": _i(0, 1000, 100, target="train.warmup_iters", group="recipe"),
+    "epochs": _i(4, 24, 4, target="train.epochs", group="recipe"),
+    "ema_decay": _c([0.0, 0.999, 0.9998], target="train.ema_decay", group="recipe", ordered=True),
+    "batch_size": _c([4, 8, 16], target="train.batch_size", group="recipe", ordered=True),
+    "hflip_prob": _f(0.0, 0.5, target="train.augment.hflip_prob", group="recipe"),
+    "color_jitter": _f(0.0, 0.4, target="train.augment.color_jitter", group="recipe"),
+    "scale_jitter": _i(0, 64, 16, group="recipe"),  # derived: input.min_size_train
+    "drop_path_rate": _f(0.0, 0.2, target="model.drop_path_rate", group="recipe"),
+    "box_head_dropout": _f(0.0, 0.3, target="model.box_head_dropout", group="recipe"),
+    # detector
+    "pooler_resolution": _i(4, 8, 2, target="model.pooler_resolution", group="detector"),
+    "rpn_iou_upper": _f(0.6, 0.8, group="detector"),  # derived: model.rpn.iou_thresholds
+    "rpn_iou_gap": _f(0.2, 0.5, group="detector"),
+    "roi_iou_upper": _f(0.4, 0.6, group="detector"),  # derived: model.roi_heads.iou_thresholds
+    "roi_iou_gap": _f(0.0, 0.2, group="detector"),
+    "rpn_pre_nms_topk_train": _i(1000, 3000, 500, target="model.rpn.pre_nms_topk_train", group="detector"),
+    "rpn_post_nms_topk_train": _i(500, 2000, 500, target="model.rpn.post_nms_topk_train", group="detector"),
+    "rpn_pre_nms_topk_test": _i(500, 1500, 250, target="model.rpn.pre_nms_topk_test", group="detector"),
+    "rpn_post_nms_topk_test": _i(10, 100, 10, target="model.rpn.post_nms_topk_test", group="detector"),
+    "norm": _c(["naiveSyncBN", "GN"], target="model.norm", group="detector"),
+    "freeze_at": _i(0, 2, target="model.freeze_at", group="detector"),
+}
+DERIVED_TARGETS = ("input.min_size", "input.max_size", "input.min_size_train", "model.rpn.iou_thresholds", "model.roi_heads.iou_thresholds")
+
+
+# ---------------------------------------------------------------------- config dict helpers
+
+
+def _get(data: Mapping[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        data = data[part]
+    return data
+
+
+def _set(data: dict[str, Any], path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        data = data[part]
+    data[leaf] = value
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge (override wins); hand-written: neither the stdlib nor our deps have one."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
+    return out
+
+
+def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        paths += _leaves(value, f"{path}.") if isinstance(value, Mapping) else [path]
+    return paths
+
+
+def jitter_sizes(min_size: int, jitter: float) -> list[int]:
+    """Training sizes from min_size - jitter to min_size + jitter, symmetric, about JITTER_STEP apart."""
+    if jitter <= 0:
+        return []
+    count = 2 * math.ceil(jitter / JITTER_STEP) + 1
+    sizes = np.rint(np.linspace(min_size - jitter, min_size + jitter, count)).astype(int)
+    return sorted({max(16, int(s)) for s in sizes})
+
+
+def read_derived(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Values of the derived parameters from a config dict (the inverse of `write_derived`)."""
+    inputs, rpn, roi = data["input"], data["model"]["rpn"], data["model"]["roi_heads"]
+    sizes = inputs["min_size_train"]
+    return {
+        "min_size": inputs["min_size"],
+        "scale_jitter": max(sizes) - inputs["min_size"] if sizes else 0,
+        "rpn_iou_upper": rpn["iou_thresholds"][1],
+        "rpn_iou_gap": round(rpn["iou_thresholds"][1] - rpn["iou_thresholds"][0], 10),  # 0.8 - 0.3 is 0.5000000000000001
+        "roi_iou_upper": roi["iou_thresholds"][1],
+        "roi_iou_gap": round(roi["iou_thresholds"][1] - roi["iou_thresholds"][0], 10),
+    }
+
+
+def write_derived(data: dict[str, Any], values: Mapping[str, Any], max_size_ratio: float) -> None:
+    """Set input sizes and IoU pairs in a config dict from the derived parameters' values."""
+    min_size = values["min_size"]
+    data["input"].update(
+        min_size=min_size, max_size=round(min_size * max_size_ratio), min_size_train=jitter_sizes(min_size, values["scale_jitter"])
+    )
+    for section, prefix in ((data["model"]["rpn"], "rpn"), (data["model"]["roi_heads"], "roi")):
+        upper = values[f"{prefix}_iou_upper"]
+        lower = round(max(0.0, upper - values[f"{prefix}_iou_gap"]), 10)  # 0.7 - 0.4 is 0.29999999999999993
+        section["iou_thresholds"] = [min(lower, upper), upper]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(a == b)
+
+
+# ---------------------------------------------------------------------- the space
+
+
+class FBNetV3Space(SearchSpace):
+    """Joint architecture-recipe-detector space whose points turn into `DetectorConfig`s."""
+
+    def __init__(self, spec: Mapping[str, Any] | None = None) -> None:
+        spec = dict(spec or {})
+        for key in spec:
+            if key not in SETTINGS:
+                raise ConfigError(f"space: unknown key '{key}'{_did_you_mean(str(key), SETTINGS)}; allowed: {', '.join(SETTINGS)}")
+        if spec.get("kind", "fbnetv3") != "fbnetv3":
+            raise ConfigError(f"space: kind must be 'fbnetv3' here, got {spec['kind']!r}")
+        overrides = self._mapping(spec, "parameters")
+        pins = self._mapping(spec, "fixed")
+        base = self._mapping(spec, "base")
+        try:
+            self.base: DetectorConfig = load_config(_merge(DEFAULT_BASE, base))
+        except ConfigError as exc:
+            raise ConfigError(f"space.base: {exc}") from None
+        self._base = config_to_dict(self.base)
+        ratio = spec.get("max_size_ratio", self.base.input.max_size / self.base.input.min_size)
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio < 1:
+            raise ConfigError(f"space.max_size_ratio: must be a number >= 1 (max_size >= min_size), got {ratio!r}")
+        self.max_size_ratio = float(ratio)
+
+        arch_param = "arch" in pins or "arch" in overrides
+        if arch_param and "template" in spec:
+            raise ConfigError("space.template: has no effect when 'arch' is pinned or searched; remove one of them")
+        self.template = None if arch_param else ArchTemplate(spec.get("template", self._base["model"]["arch"]))
+        declared = self._declare(overrides, pins)
+        self._targets = {name: s["target"] for name, s in declared.items() if s.get("target")}
+        self._arch_props = {g.param(p): p for g in self.template.groups for p in g.properties} if self.template else {}
+        self._reference = read_derived(self._base)
+
+        excluded = self._excluded(spec.get("exclude") or [], declared, overrides, pins)
+        dropped = {n for n in excluded if n in self._arch_props}
+        for name, s in declared.items():  # dependents of dropped arch parameters go too
+            if any(parent in dropped for parent in (s.get("when") or {})):
+                dropped.add(name)
+        reference = {**{n: _get(self._base, t) for n, t in self._targets.items()}, **self._reference}
+        pins.update({n: reference[n] for n in excluded - dropped})
+
+        params = [self._param(name, s) for name, s in declared.items() if name not in dropped]
+        super().__init__(params, pins)
+        self._check_weights()
+        try:
+            self.to_config(self.sample(1)[0])
+        except ConfigError as exc:
+            raise ConfigError(f"space: a sampled point does not give a valid detector config: {exc}") from None
+
+    @staticmethod
+    def _mapping(spec: Mapping[str, Any], key: str) -> dict[str, Any]:
+        value = spec.get(key) or {}
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"space.{key}: must be a mapping, got {type(value).__name__}")
+        return dict(value)
+
+    def _declare(self, overrides: Mapping[str, Any], pins: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """Default parameter specs with the YAML's changes applied, in search order."""
+        declared: dict[str, dict[str, Any]] = {}
+        if self.template is not None:
+            declared.update({n: {**s, "group": "arch"} for n, s in self.template.default_specs().items()})
+        else:  # a registered arch is pinned or searched
+            declared["arch"] = {"target": "model.arch", "group": "arch"}
+            if "arch" not in overrides:
+                if not isinstance(pins["arch"], str):
+                    raise ConfigError("space.fixed.arch: must be a registered arch name; put an inline arch in base.model.arch instead")
+                declared["arch"].update(type="choice", values=[pins["arch"]])
+        declared.update(copy.deepcopy(FIELD_PARAMETERS))
+        targets = set(_leaves(self._base))
+        for name, override in overrides.items():
+            declared[name] = self._apply_override(str(name), declared.get(name), override, list(declared), targets)
+        return declared
+
+    @staticmethod
+    def _apply_override(
+        name: str, default: dict[str, Any] | None, override: Any, known: list[str], targets: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(override, Mapping):
+            raise ConfigError(f"parameter '{name}': expected a mapping (e.g. {{low: 1, high: 4}}), got {override!r}")
+        if default is None:
+            if "target" not in override:
+                raise ConfigError(
+                    f"unknown parameter '{name}'{_did_you_mean(name, known)}; a new parameter needs `target:`, "
+                    "a config field such as train.momentum (for a space over your own objective, leave out kind: fbnetv3)"
+                )
+            target = str(override["target"])
+            if target not in targets:
+                raise ConfigError(f"parameter '{name}': unknown target '{target}'{_did_you_mean(target, sorted(targets))}")
+            if target in DERIVED_TARGETS or target == "model.arch":
+                raise ConfigError(f"parameter '{name}': target '{target}' is set by built-in parameters; change those instead")
+            section = {"train": "recipe", "input": "input", "model": "detector"}[target.split(".")[0]]
+            merged = {"group": section, **override}
+        elif "target" in override and override["target"] != default.get("target"):
+            raise ConfigError(f"parameter '{name}': the target of a built-in parameter cannot change")
+        else:
+            kept = {k: v for k, v in default.items() if k in ("target", "group", "when")}
+            merged = {**kept, **override} if "type" in override else {**default, **override}
+        if merged.get("group") not in GROUPS:
+            raise ConfigError(f"parameter '{name}': group must be one of {', '.join(GROUPS)}, got {merged.get('group')!r}")
+        return merged
+
+    def _excluded(
+        self, exclude: Any, declared: Mapping[str, Mapping[str, Any]], overrides: Mapping[str, Any], pins: Mapping[str, Any]
+    ) -> set[str]:
+        """Names removed from the search: groups, names or globs, plus freeze_at when training from scratch."""
+        entries = [exclude] if isinstance(exclude, str) else exclude
+        if not isinstance(entries, Sequence):
+            raise ConfigError(f"space.exclude: must be a list of groups, names or globs, got {exclude!r}")
+        excluded: set[str] = set()
+        for entry in entries:
+            matched = {n for n, s in declared.items() if s.get("group") == entry or fnmatch(n, str(entry))}
+            if not matched:
+                hint = _did_you_mean(str(entry), [*GROUPS, *declared])
+                raise ConfigError(f"space.exclude: '{entry}' matches no parameter{hint} (groups: {', '.join(GROUPS)})")
+            excluded |= matched
+        if self.base.model.weights is None and "freeze_at" not in overrides and "freeze_at" not in pins:
+            excluded.add("freeze_at")
+        return excluded - set(pins)
+
+    def _param(self, name: str, spec: Mapping[str, Any]) -> Param:
+        param = param_from_spec(name, {k: v for k, v in spec.items() if k not in ("target", "group")})
+        if name in self._arch_props:
+            self.template.check_domain(param, self._arch_props[name])  # type: ignore[union-attr]
+        if name == "arch":
+            for value in getattr(param, "values", ()):
+                try:
+                    parse_detection_arch(value)
+                except ValueError as exc:
+                    raise param.error(str(exc)) from None
+        return param
+
+    def _check_weights(self) -> None:
+        arch_changes = [n for n in (*self.names, *self.fixed) if n in self._arch_props] + [n for n in self.names if n == "arch"]
+        if arch_changes and self.base.model.weights is not None:
+            raise ConfigError(
+                f"space.base.model.weights '{self.base.model.weights}' cannot load into searched architectures "
+                f"(e.g. {arch_changes[0]}); pin the arch (fixed: {{arch: <name>}}) or set base.model.weights: null"
+            )
+
+    # ------------------------------------------------------------------ points <-> configs
+
+    def to_config(self, point: Mapping[str, Any]) -> DetectorConfig:
+        """The detector config of a point: base, plus the arch built from the template, plus every value."""
+        values = self.complete(point)
+        data = copy.deepcopy(self._base)
+        if self.template is not None:
+            arch_values = {k: v for k, v in values.items() if k in self._arch_props}
+            data["model"]["arch"] = self.template.build(arch_values) if arch_values else self.template.source
+        for name, value in values.items():
+            if name in self._targets:
+                _set(data, self._targets[name], value)
+        write_derived(data, {**self._reference, **values}, self.max_size_ratio)
+        return load_config(data)
+
+    def from_config(self, config: DetectorConfig | Mapping[str, Any] | str) -> Point:
+        """The point whose `to_config` gives `config` (arch properties read from each group's last block).
+
+        ConfigError when the config is outside the space: a value out of range, a pinned value that
+        differs, or an arch without the template's layout.
+        """
+        data = config_to_dict(load_config(config))  # type: ignore[arg-type]
+        values: dict[str, Any] = {}
+        if self.template is not None and any(n in self._arch_props for n in (*self.names, *self.fixed)):
+            values.update(self.template.read(data["model"]["arch"]))
+        values.update({n: _get(data, t) for n, t in self._targets.items()})
+        values.update(read_derived(data))
+        point = self._active_values({n: values[n] for n in self.names if n in values})
+        for name, pinned in self.fixed.items():
+            if name in values and _holds(self._fixed_when[name], point) and not _same(values[name], pinned):
+                raise ConfigError(f"parameter '{name}' is pinned to {pinned!r} in this space, but the config has {values[name]!r}")
+        self.validate(point)
+        return point
+
+    def sample_feasible(
+        self, n: int, seed: int = 0, constraints: Sequence[str | Constraint] = (), **options: Any
+    ) -> FeasibleSample:
+        """Rejection sampling under cost constraints; see `search_spaces.cost.sample_feasible`."""
+        from search_spaces.cost import sample_feasible
+
+        return sample_feasible(self, n, seed, constraints, **options)
