@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Quickstart: install, generate a small synthetic COCO data set, train a small FBNetV3OD on the
-# CPU for a few minutes, evaluate it, draw its detections, and say where everything is.
+# Quickstart: install, then on a synthetic COCO data set the project generates itself run a small
+# NARS search (architecture + training recipe, 8 trials on the CPU), train its winning recipe,
+# evaluate it, draw its detections, and say where everything is.
 # Usage: bash quickstart.sh [OUTPUT_DIR]   (default runs/quickstart; it is recreated)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -16,18 +17,19 @@ PY=.venv/bin/python
 
 rm -rf "$OUT"
 start=$(date +%s)
-$PY -m detector.synthetic --output "$OUT/data"
-$PY -m detector.train --config experiments/quickstart_train.yaml --data "$OUT/data" --output "$OUT/train"
-$PY -m detector.evaluate --checkpoint "$OUT/train/model_final.pt" --data "$OUT/data" --output "$OUT/eval_val.json"
-$PY -m detector.predict --checkpoint "$OUT/train/model_final.pt" --images "$OUT/data/images" \
+$PY -m nars.search --config experiments/quickstart_search.yaml --output "$OUT/search"
+$PY -m detector.train --config "$OUT/search/best_recipe.yaml" --data "$OUT/search/data" --output "$OUT/train"
+$PY -m detector.evaluate --checkpoint "$OUT/train/model_final.pt" --data "$OUT/search/data" --output "$OUT/eval_val.json"
+$PY -m detector.predict --checkpoint "$OUT/train/model_final.pt" --images "$OUT/search/data/images" \
     --output "$OUT/predictions" --score-thresh 0.5
 end=$(date +%s)
 
 cat <<MSG
 
 Quickstart finished in $((end - start)) s.
-  data:         $OUT/data (images/, train.json, val.json)
-  training run: $OUT/train (config.yaml, metrics.jsonl, curves.png, model_final.pt)
+  search:       $OUT/search (trials.csv, curves.csv, best_recipe.yaml, predictor.pt)
+  data:         $OUT/search/data (images/, train.json, val.json)
+  winner run:   $OUT/train (config.yaml, metrics.jsonl, curves.png, model_final.pt)
   evaluation:   $OUT/eval_val.json
   detections:   $OUT/predictions/*.png
 MSG

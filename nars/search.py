@@ -1,0 +1,468 @@
+"""`python -m nars.search --config experiments/X.yaml`: a NARS search on Ray Tune, end to end.
+
+Trials train candidate detectors on the proxy budget (Ray Tune, local or `--address` cluster),
+the searcher learns from them round by round, then a predictor-only evolutionary search names the
+winning recipe. Outputs in the run folder: `trials.csv`/`trials.parquet` (one row per trial),
+`curves.csv` (trial, epoch, metrics), `best_recipe.yaml` (a complete detector config for
+`python -m detector.train --config`), `pareto_recipes/` (multi-objective), `predictor.pt`,
+`search_config.yaml` (resolved experiment), `calibration.json` (with `--calibrate`) and Ray's
+experiment state under `ray/` for `--resume`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from detector.config import atomic_write_text, config_to_dict
+from detector.errors import ConfigError, UserError, run_cli
+from nars.evolution import EvolutionSettings, evolve
+from nars.experiment import Experiment, load_experiment
+from nars.predictor import make_predictor
+from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings, point_key
+
+log = logging.getLogger("nars.search")
+RAY_NAME = "search"
+CALIBRATION_NAME = "calibration"
+TRIAL_COLUMNS = ["trial_id", "round", "status", "error", "ap", "ap50", "ap75", "flops", "params", "latency_ms", "epochs", "wall_time_s"]
+
+
+# ---------------------------------------------------------------------- costs and constraints
+
+
+class Costs:
+    """Cost callables for the searcher and evolution, backed by one cached `CostModel`."""
+
+    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int) -> None:
+        from search_spaces import CostModel, parse_constraints
+
+        self._args = (space, list(constraints), cache_path, latency_threads)
+        self.constraints = parse_constraints(constraints)
+        self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads)
+        self.needs_latency = any(c.metric == "latency_ms" for c in self.constraints)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        """Tune pickles the searcher with its callables; the cost model's caches are rebuilt (disk cache kept)."""
+        return self._args
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.__init__(*state)  # type: ignore[misc]
+
+    def _measure(self, point: dict[str, Any], latency: bool = False) -> Any:
+        return self.model.measure(point, latency=latency)
+
+    def feasible(self, points: list[dict[str, Any]]) -> np.ndarray:
+        mask = []
+        for point in points:
+            cost = self._measure(point)
+            ok = all(c.holds(getattr(cost, c.metric)) for c in self.constraints if c.metric != "latency_ms")
+            if ok and self.needs_latency:
+                cost = self._measure(point, latency=True)
+                ok = all(c.holds(cost.latency_ms) for c in self.constraints if c.metric == "latency_ms")
+            mask.append(ok)
+        return np.array(mask, dtype=bool)
+
+    def free_stats(self, points: list[dict[str, Any]]) -> np.ndarray:
+        """log FLOPs and log params: free statistics for predictor pretraining."""
+        costs = [self._measure(p) for p in points]
+        return np.log(np.array([[c.flops, c.params] for c in costs], dtype=np.float64))
+
+    def objectives(self, names: list[str]) -> Any:
+        def values(points: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+            costs = [self._measure(p, latency="latency_ms" in names) for p in points]
+            return {n: np.array([float(getattr(c, n)) for c in costs]) for n in names}
+
+        return values
+
+
+# ---------------------------------------------------------------------- Ray Tune
+
+
+def init_ray(address: str | None) -> None:
+    # Tune warns about frequent experiment snapshots whenever short trials checkpoint every epoch;
+    # that is expected here and the warning would bury the progress lines.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+
+
+def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials: int) -> Any:
+    s = experiment.search
+    feasible = costs.feasible if costs.constraints else None
+    if s.searcher == "nars":
+        settings = RoundSettings(
+            initial_points=s.initial_points,
+            round_size=s.round_size,
+            candidate_pool=s.candidate_pool,
+            exploration=s.exploration,
+            pretrain_points=s.predictor.pretrain_points,
+            predictor=s.predictor.kind,
+            predictor_options=s.predictor.options,
+        )
+        return NARSSearcher(
+            space, metric=None, mode=None, max_trials=max_trials, settings=settings, feasible=feasible,
+            free_stats=costs.free_stats, costs=costs.objectives(s.cost_objectives) if s.cost_objectives else None, seed=s.seed,
+        )
+    if s.searcher == "random":
+        from nars.baselines import RandomSearcher
+
+        return RandomSearcher(space, max_trials=max_trials, feasible=feasible, seed=s.seed)
+    from nars.baselines import optuna_searcher
+
+    return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max")
+
+
+class TrialLogger:
+    """Compact one-line-per-trial progress (Ray's own tables are too wide for a terminal)."""
+
+    def __new__(cls, total: int, metric: str) -> Any:
+        from ray.tune import Callback
+
+        class _Logger(Callback):
+            def __init__(self) -> None:
+                self.done = 0
+
+            def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                self.done += 1
+                result = trial.last_result or {}
+                value = result.get(metric)
+                shown = f"{metric}={value:.2f}" if isinstance(value, (int, float)) else f"{metric}=-"
+                flops = result.get("flops")
+                cost = f" flops={flops / 1e9:.2f}G" if isinstance(flops, (int, float)) else ""
+                print(f"[{self.done}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}", flush=True)
+
+            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+                self.done += 1
+                print(f"[{self.done}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
+
+        return _Logger()
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folders (Ray's default packs the whole config into the name)."""
+    return f"trial_{trial.trial_id}"
+
+
+def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, storage: Path, name: str, searcher: Any,
+             num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool) -> Any:
+    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+
+    from nars.trainable import run_trial
+
+    s = experiment.search
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            run_trial, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
+            cost_cache=str(storage.parent / "costs.json"), threads=max(1, int(s.cpus_per_trial)), device=device,
+        ),
+        {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
+    )
+    path = storage / name
+    if resume and tune.Tuner.can_restore(str(path)):
+        print(f"resuming {path}: finished trials are kept, unfinished ones continue from their checkpoints")
+        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=False, restart_errored=False)
+    else:
+        # metric and mode are set once: in the TuneConfig, unless the searcher fixed them itself (Optuna)
+        own = getattr(searcher, "metric", None) is not None
+        scheduler = None
+        if asha and s.asha is not None:
+            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=s.asha.grace_period, reduction_factor=s.asha.reduction_factor,
+                                      **({"metric": s.metric, "mode": "max"} if own else {}))
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=s.max_concurrent),
+                scheduler=scheduler, metric=None if own else s.metric, mode=None if own else "max", num_samples=num_samples,
+                trial_dirname_creator=trial_dirname,
+            ),
+            run_config=tune.RunConfig(
+                name=name, storage_path=str(storage), verbose=0, callbacks=[TrialLogger(num_samples, s.metric)],
+                failure_config=tune.FailureConfig(max_failures=s.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+    return tuner.fit()
+
+
+# ---------------------------------------------------------------------- tables
+
+
+def _first_line(error: Any) -> str:
+    text = str(error).strip().splitlines()
+    lines = [line for line in text if line.strip() and not line.startswith(("Traceback", "  "))]
+    return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+def collect(results: Any, space: Any, proxy_epochs: int, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per trial (flattened params, metrics, costs, status, error, time) and the long curves table."""
+    rows, curves = [], []
+    for result in results:
+        metrics = result.metrics or {}
+        config = result.config or {}
+        point = NARSSearcher.strip_round(config)
+        trial_id = metrics.get("trial_id") or Path(result.path).name
+        epochs = int(metrics.get("epoch", 0) or 0)
+        if result.error is not None:
+            status, error = "failed", _first_line(result.error)
+        elif metrics.get("infeasible"):
+            status, error = "infeasible", "breaks a constraint: not trained"
+        else:
+            status, error = ("ok" if epochs >= proxy_epochs else "stopped"), ""
+        row = {
+            "trial_id": trial_id, "round": config.get(ROUND_KEY), "status": status, "error": error,
+            **{k: metrics.get(k) for k in ("ap", "ap50", "ap75", "flops", "params", "latency_ms")},
+            "epochs": epochs, "wall_time_s": metrics.get("time_total_s"),
+        }
+        if status == "failed":
+            row.update({k: None for k in ("ap", "ap50", "ap75")})
+        row.update({f"param.{k}": v for k, v in point.items()})
+        rows.append(row)
+        frame = result.metrics_dataframe
+        if frame is not None and "epoch" in frame:
+            keep = [c for c in ("epoch", "ap", "ap50", "ap75", "loss", "lr", "time_total_s") if c in frame]
+            part = frame[keep].copy()
+            part.insert(0, "trial_id", trial_id)
+            curves.append(part[part["epoch"] > 0])
+    trials = pd.DataFrame(rows, columns=None)
+    for column in TRIAL_COLUMNS:
+        if column not in trials:
+            trials[column] = None
+    trials = trials[TRIAL_COLUMNS + sorted(c for c in trials.columns if c.startswith("param."))]
+    trials = trials.sort_values(metric, ascending=False, na_position="last").reset_index(drop=True)
+    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial_id", "epoch", metric])
+    return trials, curve_table
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    atomic_write_text(path, frame.to_csv(index=False))
+
+
+def points_of(trials: pd.DataFrame) -> list[dict[str, Any]]:
+    params = [c for c in trials.columns if c.startswith("param.")]
+    points = []
+    for _, row in trials[params].iterrows():
+        points.append({c.removeprefix("param."): _plain(v) for c, v in row.items() if not _missing(v)})
+    return points
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# ---------------------------------------------------------------------- final stage
+
+
+@dataclass
+class Winner:
+    point: dict[str, Any]
+    predicted: float
+    measured: float | None
+    front: list[dict[str, Any]]
+    front_predicted: list[float]
+    front_costs: dict[str, list[float]]
+    scored_per_minute: float
+
+
+def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path) -> Winner:
+    """Refit the predictor on every measured trial, evolve under the constraints, write the recipes."""
+    s = experiment.search
+    good = trials[(trials["status"].isin(["ok", "stopped"])) & trials[s.metric].notna()]
+    if len(good) < 2:
+        raise UserError(f"only {len(good)} trial(s) finished with a {s.metric}: too few to fit the predictor (see trials.csv errors)")
+    points = points_of(good)
+    X = space.encode(points)
+    y = good[s.metric].to_numpy(dtype=np.float64)
+    predictor = make_predictor(s.predictor.kind, **s.predictor.options)
+    if s.predictor.kind == "mlp" and s.predictor.pretrain_points:
+        unlabelled = space.sample(s.predictor.pretrain_points, seed=s.seed + 7919, method="random")
+        predictor.pretrain(space.encode(unlabelled), costs.free_stats(unlabelled))
+    predictor.fit(X, y)
+    if hasattr(predictor, "save"):
+        predictor.save(output / "predictor.pt")
+    result = evolve(
+        space, predictor.predict, seeds=points[: s.evolution.population // 4],
+        feasible=costs.feasible if costs.constraints else None,
+        costs=costs.objectives(s.cost_objectives) if s.cost_objectives else None,
+        settings=EvolutionSettings(population=s.evolution.population, generations=s.evolution.generations,
+                                   children_per_generation=s.evolution.children_per_generation, seed=s.seed),
+    )
+    measured = {point_key(p): v for p, v in zip(points, y)}
+    winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
+                    result.front_predicted, result.front_costs, result.scored_per_minute)
+    write_recipe(space, winner.point, output / "best_recipe.yaml", predicted=winner.predicted, measured=winner.measured, metric=s.metric)
+    if s.cost_objectives:
+        folder = output / "pareto_recipes"
+        for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted)):
+            costs_here = {name: values[i] for name, values in result.front_costs.items()}
+            write_recipe(space, point, folder / f"recipe_{i:02d}.yaml", predicted=predicted,
+                         measured=measured.get(point_key(point)), metric=s.metric, extra=costs_here)
+        plot_front(result, s.metric, s.cost_objectives[0], folder / "pareto_front.png")
+    return winner
+
+
+def write_recipe(space: Any, point: dict[str, Any], path: Path, *, predicted: float, measured: float | None, metric: str,
+                 extra: dict[str, float] | None = None) -> None:
+    config = config_to_dict(space.to_config(point))
+    header = [
+        "# Found by `python -m nars.search`: a complete detector config for",
+        "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
+        f"# predicted {metric}: {predicted:.2f}" + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; not trained during the search"),
+    ]
+    header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
+    atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
+
+
+def plot_front(result: Any, metric: str, cost: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(result.front_costs[cost], result.front_predicted, "o-", color="tab:red", label="predicted Pareto front")
+    ax.set_xlabel(f"{cost} (lower is better)")
+    ax.set_ylabel(f"predicted {metric} (%)")
+    ax.set_title("Predicted Pareto front of the evolutionary search")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------- calibration
+
+
+def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], paths: Any, costs: Costs, storage: Path,
+              output: Path, resume: bool, device: str) -> int:
+    """The paper's early-stop rule: the smallest epoch whose ranking agrees with the final one."""
+    import json
+
+    from scipy.stats import kendalltau
+
+    from nars.baselines import RandomSearcher
+
+    c = experiment.search.calibrate
+    searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None, seed=experiment.search.seed + 1)
+    results = run_tune(experiment, space_spec, paths, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume, device, asha=False)
+    _, curves = collect(results, space, c.full_epochs, experiment.search.metric)
+    table = curves.pivot_table(index="trial_id", columns="epoch", values=experiment.search.metric)
+    table = table.dropna()
+    if len(table) < 3 or c.full_epochs not in table:
+        raise UserError(f"calibration: only {len(table)} candidates finished all {c.full_epochs} epochs; need 3")
+    final = table[c.full_epochs]
+    taus = {int(e): float(kendalltau(table[e], final).statistic) for e in table.columns}
+    chosen = next((e for e in sorted(taus) if taus[e] >= c.threshold), c.full_epochs)
+    atomic_write_text(output / "calibration.json", json.dumps({"kendall_tau_by_epoch": taus, "threshold": c.threshold,
+                                                              "proxy_epochs": chosen, "candidates": len(table)}, indent=2))
+    print(f"calibration: proxy budget {chosen} epochs (Kendall tau with the {c.full_epochs}-epoch ranking >= {c.threshold})")
+    return chosen
+
+
+# ---------------------------------------------------------------------- CLI
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m nars.search", description="Neural Architecture-Recipe Search on Ray Tune.")
+    parser.add_argument("--config", required=True, help="experiment YAML (data, space, constraints, search)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override, e.g. search.num_samples=24")
+    parser.add_argument("--output", help="run folder (default: the experiment's `output`, else runs/<config name>)")
+    parser.add_argument("--resume", action="store_true", help="continue a killed search in the run folder")
+    parser.add_argument("--address", help="Ray cluster address (auto or HOST:PORT); default: a local Ray")
+    parser.add_argument("--storage", help="Ray storage path (must be shared by every node of a cluster)")
+    parser.add_argument("--num-samples", type=int, help="trials to run (search.num_samples)")
+    parser.add_argument("--searcher", choices=["nars", "random", "optuna-tpe", "optuna-qmc"], help="search.searcher")
+    parser.add_argument("--cpus-per-trial", type=float, help="search.cpus_per_trial")
+    parser.add_argument("--gpus-per-trial", type=float, help="search.gpus_per_trial")
+    parser.add_argument("--calibrate", action="store_true", help="first choose the proxy budget by rank agreement")
+    parser.add_argument("--device", default=None, help="cpu or cuda for trials (default: cuda when gpus-per-trial > 0)")
+    return parser.parse_args(argv)
+
+
+def _cli_overrides(args: argparse.Namespace) -> list[str]:
+    overrides = list(args.set)
+    for flag, key in (("num_samples", "search.num_samples"), ("searcher", "search.searcher"),
+                      ("cpus_per_trial", "search.cpus_per_trial"), ("gpus_per_trial", "search.gpus_per_trial")):
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return overrides
+
+
+@run_cli
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    experiment = load_experiment(args.config, _cli_overrides(args))
+    output = Path(args.output or experiment.output or Path("runs") / Path(args.config).stem).resolve()
+    if (output / "search_config.yaml").is_file() and not args.resume:
+        raise ConfigError(f"{output} already holds a search; pass --resume to continue it or choose another --output")
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / "search_config.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
+    storage = Path(args.storage).resolve() if args.storage else output / "ray"
+    device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
+
+    from search_spaces import load_space
+
+    start = time.perf_counter()
+    space_spec = dict(experiment.space)
+    space = load_space(space_spec)
+    paths = experiment.data_paths(output)
+    costs = Costs(space, experiment.constraints, output / "costs.json", experiment.search.latency_threads)
+    if costs.constraints:  # fail fast, naming the constraint, when nothing in the space meets it
+        space.sample_feasible(1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
+    init_ray(args.address)
+    proxy_epochs = experiment.search.proxy_epochs
+    if args.calibrate:
+        proxy_epochs = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device)
+    s = experiment.search
+    searcher = build_searcher(experiment, space, costs, s.num_samples)
+    results = run_tune(experiment, space_spec, paths, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume, device, asha=True)
+    trials, curves = collect(results, space, proxy_epochs, s.metric)
+    write_table(trials, output / "trials.csv")
+    trials.to_parquet(output / ".trials.parquet.tmp", index=False)
+    os.replace(output / ".trials.parquet.tmp", output / "trials.parquet")
+    write_table(curves, output / "curves.csv")
+    winner = final_stage(experiment, space, trials, costs, output)
+    print_summary(trials, winner, s.metric, output, time.perf_counter() - start)
+
+
+def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Path, seconds: float) -> None:
+    counts = trials["status"].value_counts().to_dict()
+    shown = trials[["trial_id", "round", "status", metric, "flops", "params", "epochs", "wall_time_s"]].head(8).copy()
+    shown["flops"] = shown["flops"].map(lambda v: f"{v / 1e9:.2f}G" if isinstance(v, (int, float)) and not math.isnan(v) else "-")
+    shown["params"] = shown["params"].map(lambda v: f"{v / 1e6:.2f}M" if isinstance(v, (int, float)) and not math.isnan(v) else "-")
+    print(f"\nsearch finished in {seconds / 60:.1f} min: {len(trials)} trials ({', '.join(f'{v} {k}' for k, v in counts.items())})")
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    measured = f", measured {winner.measured:.2f}" if winner.measured is not None else ""
+    print(f"\nwinner (predictor-driven evolution, {winner.scored_per_minute:,.0f} candidates/min): predicted {metric} {winner.predicted:.2f}{measured}")
+    print(f"outputs in {output}: trials.csv, curves.csv, best_recipe.yaml, predictor.pt, search_config.yaml")
+    print(f"train the winner: python -m detector.train --config {output / 'best_recipe.yaml'} --data <dataset> --output <dir>")
+
+
+if __name__ == "__main__":
+    main()

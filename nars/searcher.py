@@ -1,0 +1,298 @@
+"""`NARSSearcher`: round-based predictor-guided search as a Ray Tune `Searcher`.
+
+Round 0 trains a scrambled-Sobol pool of feasible points. Every later round refits the accuracy
+predictor on all finished trials and suggests the best predicted untried candidates, keeping an
+`exploration` share for the most uncertain-but-promising ones (upper confidence bound). With
+several objectives (accuracy plus costs such as FLOPs or latency) candidates are ranked by their
+predicted Pareto front (NSGA-II non-dominated rank, ties by predicted accuracy).
+
+The searcher needs nothing but a space and callables, so the same code drives detector searches
+and offline tabular benchmarks. Its state is plain JSON (`save`/`restore`), so `Tuner.restore`
+continues a killed search without repeating finished trials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray.tune.search import Searcher
+
+from nars.pareto import non_dominated_rank
+from nars.predictor import make_predictor
+
+log = logging.getLogger(__name__)
+
+Point = dict[str, Any]
+ROUND_KEY = "nars_round"
+
+
+@dataclass
+class RoundSettings:
+    """How many points each round trains and how candidates are drawn."""
+
+    initial_points: int = 8
+    round_size: int = 4
+    candidate_pool: int = 2048
+    exploration: float = 0.25
+    mutation_share: float = 0.5
+    pretrain_points: int = 512
+    predictor: str = "mlp"
+    predictor_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.initial_points < 2:
+            raise ValueError(f"initial_points must be >= 2 (the predictor needs data), got {self.initial_points}")
+        if self.round_size < 1 or self.candidate_pool < self.round_size:
+            raise ValueError("round_size must be >= 1 and candidate_pool >= round_size")
+        if not 0.0 <= self.exploration <= 1.0 or not 0.0 <= self.mutation_share <= 1.0:
+            raise ValueError("exploration and mutation_share must lie in [0, 1]")
+
+
+def point_key(point: Mapping[str, Any]) -> str:
+    """Canonical identity of a point (for 'untried' bookkeeping)."""
+    return json.dumps(point, sort_keys=True, default=str)
+
+
+class NARSSearcher(Searcher):
+    """Suggests points of `space`; learns from every finished trial's `metric`.
+
+    Args:
+        space: a `search_spaces.SearchSpace` (sample / encode / mutate / crossover).
+        metric, mode: the accuracy metric reported by trials and its direction (None: set once by
+            Tune's `TuneConfig(metric=..., mode=...)`).
+        max_trials: stop suggesting after this many (None: until Ray's num_samples).
+        settings: round sizes and predictor choice.
+        feasible: points -> bool mask of the constraints (None: all feasible).
+        free_stats: points -> [n, k] free statistics for predictor pretraining (None: no pretraining).
+        costs: points -> {name: values} for extra objectives to minimise (multi-objective search).
+        seed: everything random derives from it, per round, so a restored search draws the same.
+    """
+
+    def __init__(
+        self,
+        space: Any,
+        *,
+        metric: str | None = None,
+        mode: str | None = None,
+        max_trials: int | None = None,
+        settings: RoundSettings | None = None,
+        feasible: Callable[[list[Point]], np.ndarray] | None = None,
+        free_stats: Callable[[list[Point]], np.ndarray] | None = None,
+        costs: Callable[[list[Point]], dict[str, np.ndarray]] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.space = space
+        self.max_trials = max_trials
+        self.settings = settings or RoundSettings()
+        self.feasible = feasible
+        self.free_stats = free_stats
+        self.costs = costs
+        self.seed = seed
+        self.round = -1
+        self.queue: list[Point] = []
+        self.pending: dict[str, dict[str, Any]] = {}
+        self.history: list[dict[str, Any]] = []
+        self.tried: set[str] = set()
+        self.predictor: Any = None
+        self.round_predictions: list[dict[str, Any]] = []
+        self._pretrain_cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ Ray Tune interface
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.max_trials is not None and len(self.history) + len(self.pending) >= self.max_trials:
+            return Searcher.FINISHED
+        if not self.queue:
+            if self.round >= 0 and self.pending:
+                return None  # the round is still running; Ray asks again when a trial ends
+            self._start_round()
+            if not self.queue:
+                log.warning("no untried feasible point left; the search ends early")
+                return Searcher.FINISHED
+        point = self.queue.pop(0)
+        self.pending[trial_id] = {"point": point, "round": self.round}
+        return {**point, ROUND_KEY: self.round}
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        entry = self.pending.pop(trial_id, None)
+        if entry is None:
+            return
+        value = None if error or not result else result.get(self.metric)
+        if value is not None and not math.isfinite(float(value)):
+            value = None
+        self.history.append({"trial_id": trial_id, "point": entry["point"], "round": entry["round"], "value": None if value is None else float(value)})
+
+    def save(self, checkpoint_path: str) -> None:
+        state = {
+            "round": self.round,
+            "queue": self.queue,
+            "pending": self.pending,
+            "history": self.history,
+            "round_predictions": self.round_predictions,
+            "seed": self.seed,
+            "metric": self.metric,
+            "mode": self.mode,
+        }
+        path = Path(checkpoint_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump(state, handle, default=str)
+        os.replace(tmp, path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.round = state["round"]
+        self.queue = state["queue"]
+        # trials that were running when the search died are re-run by Tune under the same ids
+        self.pending = state["pending"]
+        self.history = state["history"]
+        self.round_predictions = state.get("round_predictions", [])
+        self.seed = state.get("seed", self.seed)
+        self.tried = {point_key(e["point"]) for e in self.history} | {point_key(e["point"]) for e in self.pending.values()}
+        self.tried |= {point_key(p) for p in self.queue}
+
+    # ------------------------------------------------------------------ rounds
+
+    def _rng(self, purpose: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, self.round, purpose])
+
+    def _feasible(self, points: list[Point]) -> list[Point]:
+        if not points or self.feasible is None:
+            return points
+        mask = np.asarray(self.feasible(points), dtype=bool)
+        return [p for p, ok in zip(points, mask) if ok]
+
+    def _untried(self, points: list[Point]) -> list[Point]:
+        fresh, keys = [], set()
+        for point in points:
+            key = point_key(point)
+            if key not in self.tried and key not in keys:
+                keys.add(key)
+                fresh.append(point)
+        return fresh
+
+    def _start_round(self) -> None:
+        self.round += 1
+        labelled = [e for e in self.history if e["value"] is not None]
+        if self.round == 0 or len(labelled) < 2:
+            batch = self._sobol_batch(self.settings.initial_points if self.round == 0 else self.settings.round_size)
+        else:
+            batch = self._predicted_batch(labelled)
+        self.tried |= {point_key(p) for p in batch}
+        self.queue = batch
+
+    def _sobol_batch(self, size: int) -> list[Point]:
+        """Feasible, untried points from a scrambled Sobol sequence (seeded per round)."""
+        batch: list[Point] = []
+        for attempt in range(8):
+            draw = self.space.sample(max(2 * size, 16) * (attempt + 1), seed=self.seed * 1000 + self.round * 10 + attempt)
+            batch = self._untried(batch + self._feasible(draw))[:size]
+            if len(batch) >= size:
+                break
+        return batch
+
+    def _fit_predictor(self, labelled: list[dict[str, Any]]) -> None:
+        options = dict(self.settings.predictor_options)
+        if self.settings.predictor == "mlp":
+            options.setdefault("seed", self.seed + self.round)
+        predictor = make_predictor(self.settings.predictor, **options)
+        if self.free_stats is not None and self.settings.predictor == "mlp" and self.settings.pretrain_points > 0:
+            if self._pretrain_cache is None:
+                unlabelled = self.space.sample(self.settings.pretrain_points, seed=self.seed + 7919, method="random")
+                self._pretrain_cache = (self.space.encode(unlabelled), np.asarray(self.free_stats(unlabelled), dtype=np.float64))
+            predictor.pretrain(*self._pretrain_cache)
+        X = self.space.encode([e["point"] for e in labelled])
+        y = np.array([e["value"] for e in labelled], dtype=np.float64)
+        predictor.fit(X, -y if self.mode == "min" else y)
+        self.predictor = predictor
+
+    def _candidates(self, labelled: list[dict[str, Any]]) -> list[Point]:
+        """Fresh random points plus mutations / crossovers of the best measured ones."""
+        rng = self._rng(1)
+        pool = self.settings.candidate_pool
+        n_local = int(pool * self.settings.mutation_share)
+        order = sorted(labelled, key=lambda e: e["value"], reverse=self.mode != "min")
+        parents = [e["point"] for e in order[: max(2, len(order) // 4)]]
+        local = []
+        for _ in range(n_local):
+            if len(parents) > 1 and rng.random() < 0.3:
+                a, b = rng.choice(len(parents), size=2, replace=False)
+                child = self.space.crossover(parents[a], parents[b], rng)
+            else:
+                child = parents[rng.integers(len(parents))]
+            local.append(self.space.mutate(child, rng, n_params=int(rng.integers(1, 3))))
+        fresh = self.space.sample(pool - n_local, seed=int(rng.integers(2**31)), method="random")
+        return self._untried(local + fresh)
+
+    def _predicted_batch(self, labelled: list[dict[str, Any]]) -> list[Point]:
+        """Best predicted feasible candidates, plus an exploration share by upper confidence bound.
+
+        Feasibility (which may cost a model build per point) is checked lazily, best first.
+        """
+        self._fit_predictor(labelled)
+        candidates = self._candidates(labelled)
+        if not candidates:
+            return []
+        mean, std = self.predictor.predict(self.space.encode(candidates), return_std=True)
+        size = min(self.settings.round_size, len(candidates))
+        n_explore = int(round(size * self.settings.exploration))
+        chosen = self._take_feasible(candidates, self._exploit_order(candidates, mean), size - n_explore, [])
+        chosen = self._take_feasible(candidates, np.argsort(-(mean + 2.0 * std)), size, chosen)
+        self.round_predictions.append(
+            {"round": self.round, "points": [candidates[i] for i in chosen], "predicted": [float(mean[i]) for i in chosen],
+             "std": [float(std[i]) for i in chosen], "trained_on": len(labelled)}
+        )
+        return [candidates[i] for i in chosen]
+
+    def _take_feasible(self, candidates: list[Point], order: np.ndarray, size: int, chosen: list[int], chunk: int = 32) -> list[int]:
+        """Extend `chosen` with feasible candidates in `order` until it holds `size` indices."""
+        chosen = list(chosen)
+        queue = [int(i) for i in order if int(i) not in chosen]
+        while len(chosen) < size and queue:
+            block, queue = queue[:chunk], queue[chunk:]
+            mask = np.ones(len(block), dtype=bool) if self.feasible is None else np.asarray(self.feasible([candidates[i] for i in block]), dtype=bool)
+            chosen.extend(i for i, ok in zip(block, mask) if ok)
+        return chosen[:size]
+
+    def _exploit_order(self, candidates: list[Point], predicted: np.ndarray, shortlist: int = 128) -> np.ndarray:
+        """Indices best first: by predicted accuracy or, with costs, by predicted Pareto rank.
+
+        Costs are computed for a shortlist only (the most accurate and a random share), since a
+        detector's FLOPs need a model build per architecture.
+        """
+        by_accuracy = np.argsort(-predicted)
+        if self.costs is None:
+            return by_accuracy
+        rng = self._rng(2)
+        rest = by_accuracy[shortlist:]
+        picked = np.concatenate([by_accuracy[:shortlist], rng.permutation(rest)[:shortlist]]).astype(int)
+        cost_values = self.costs([candidates[i] for i in picked])
+        objectives = np.column_stack([predicted[picked], *[np.asarray(v, dtype=np.float64) for v in cost_values.values()]])
+        rank = non_dominated_rank(objectives, [True] + [False] * len(cost_values))
+        return picked[np.lexsort((-predicted[picked], rank))]
+
+    # ------------------------------------------------------------------ reporting
+
+    def state_table(self) -> list[dict[str, Any]]:
+        """One row per finished trial: id, round, value (None = failed)."""
+        return [{"trial_id": e["trial_id"], "round": e["round"], self.metric: e["value"]} for e in self.history]
+
+    def settings_dict(self) -> dict[str, Any]:
+        return asdict(self.settings)
+
+    @staticmethod
+    def strip_round(config: Mapping[str, Any]) -> Point:
+        """The point of a trial config (without the searcher's bookkeeping keys)."""
+        return {k: v for k, v in config.items() if k != ROUND_KEY}
+

@@ -1,0 +1,78 @@
+"""The Ray Tune trainable: one search trial = the detector's own training loop on the proxy budget.
+
+The point becomes a detector config (`space.to_config`), trains with `detector.engine.train` for
+`proxy_epochs` and reports val AP per epoch with `tune.report`, each report carrying a
+`tune.Checkpoint` of `last.pt` so that a restored search resumes the trial instead of restarting
+it. A crash or a diverged loss raises: Ray records the trial as failed with its message, and the
+search goes on. Points that break a constraint (only the Optuna baselines propose them) are not
+trained; they report `infeasible` and the worst accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+
+from detector.data import DataPaths
+from detector.engine import CONFIG, LAST, METRICS, TrainCallback, train
+from nars.searcher import NARSSearcher
+
+REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "loss", "lr", "epoch_time_s", "images_per_s")
+
+
+class TuneReporter(TrainCallback):
+    """Report every epoch's metrics and costs to Ray Tune, with a checkpoint to resume from."""
+
+    def __init__(self, extra: dict[str, Any]) -> None:
+        self.extra = extra
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, Any], checkpoint_path: Path) -> None:
+        values = {k: float(metrics[k]) for k in REPORTED if isinstance(metrics.get(k), (int, float))}
+        values = {k: v for k, v in values.items() if math.isfinite(v)}
+        with tempfile.TemporaryDirectory() as folder:
+            for name in (LAST, CONFIG, METRICS):
+                source = checkpoint_path.parent / name
+                if source.is_file():
+                    shutil.copy2(source, Path(folder) / name)
+            tune.report({"epoch": epoch, **values, **self.extra}, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
+              constraints: list[str], cost_cache: str | None, threads: int, device: str) -> None:
+    """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`)."""
+    from search_spaces import CostModel, load_space, parse_constraints
+
+    torch.set_num_threads(max(1, threads))
+    space = load_space(space_spec)
+    point = NARSSearcher.strip_round(config)
+    detector_config = space.to_config(point)
+    train_section = detector_config.train.model_copy(update={"epochs": proxy_epochs, "eval_every": 1, "num_workers": 0})
+    detector_config = detector_config.model_copy(update={"train": train_section})
+
+    cost_model = CostModel(space, cache_path=cost_cache)
+    parsed = parse_constraints(constraints)
+    cost = cost_model.measure(point, latency=any(c.metric == "latency_ms" for c in parsed))
+    extra = {"flops": float(cost.flops), "params": float(cost.params)}
+    if cost.latency_ms is not None:
+        extra["latency_ms"] = float(cost.latency_ms)
+    if not all(c.holds(extra[c.metric]) for c in parsed):
+        tune.report({"epoch": 0, "ap": 0.0, "infeasible": 1.0, **extra})
+        return
+
+    output = Path(tune.get_context().get_trial_dir()) / "train"
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is None:
+        shutil.rmtree(output, ignore_errors=True)  # a retried trial without a checkpoint starts afresh
+    else:
+        with checkpoint.as_directory() as folder:
+            output.mkdir(parents=True, exist_ok=True)
+            for item in Path(folder).iterdir():
+                shutil.copy2(item, output / item.name)
+    train(detector_config, paths, output, resume=checkpoint is not None, device=device,
+          callbacks=[TuneReporter({**extra, "infeasible": 0.0})], progress=False)

@@ -1,0 +1,138 @@
+"""NARSSearcher through real Ray Tune on a cheap synthetic objective; save/restore; Pareto helpers."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import ConcurrencyLimiter
+
+from nars.pareto import non_dominated_rank, pareto_mask
+from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings
+from search_spaces import load_space
+from toy_objective import objective, trainable
+
+SPACE = {"parameters": {**{f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
+                        "op": {"type": "choice", "values": ["a", "b", "c"]}}}
+
+
+def settings(**kw) -> RoundSettings:
+    return RoundSettings(**{"initial_points": 8, "round_size": 4, "candidate_pool": 256, "predictor_options": {"ensemble_size": 3}, **kw})
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    # workers import `toy_objective` (next to this file) by name to run its trainable
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).parent)}})
+    yield
+    ray.shutdown()
+
+
+def test_search_through_ray_tune_improves_on_round_zero(local_ray, tmp_path):
+    searcher = NARSSearcher(load_space(SPACE), max_trials=20, settings=settings(), seed=0)
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), metric="score", mode="max", num_samples=-1, reuse_actors=True,
+                                    scheduler=ASHAScheduler(time_attr="epoch", max_t=2, grace_period=1)),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="toy", verbose=0),
+    )
+    frame = tuner.fit().get_dataframe()
+    assert len(frame) == 20
+    by_round = frame.groupby(f"config/{ROUND_KEY}")["score"]
+    assert set(by_round.size().index) == {0, 1, 2, 3}
+    later = frame[frame[f"config/{ROUND_KEY}"] > 0]["score"]
+    assert later.mean() > by_round.mean()[0]  # the predictor steers towards better points
+
+
+def _drive(searcher: NARSSearcher, n: int, start: int = 0) -> list[dict]:
+    """Suggest and complete `n` trials one after another (as Tune would with one slot)."""
+    points = []
+    for i in range(start, start + n):
+        config = searcher.suggest(f"t{i}")
+        assert isinstance(config, dict), config
+        point = NARSSearcher.strip_round(config)
+        points.append(point)
+        searcher.on_trial_complete(f"t{i}", {"score": objective(point)})
+    return points
+
+
+def test_save_and_restore_continue_identically(tmp_path):
+    space = load_space(SPACE)
+    straight = NARSSearcher(space, metric="score", mode="max", settings=settings(), seed=3)
+    _drive(straight, 10)
+    straight.save(str(tmp_path / "state.json"))
+    expected = _drive(straight, 6, start=10)
+
+    restored = NARSSearcher(space, metric="score", mode="max", settings=settings(), seed=3)
+    restored.restore(str(tmp_path / "state.json"))
+    assert len(restored.history) == 10
+    assert _drive(restored, 6, start=10) == expected
+    keys = {str(sorted(p.items())) for p in _drive(restored, 4, start=16)}
+    assert not keys & {str(sorted(e["point"].items())) for e in restored.history[:16]}, "no point is trained twice"
+
+
+def test_waits_for_a_round_then_finishes(tmp_path):
+    searcher = NARSSearcher(load_space(SPACE), metric="score", mode="max", max_trials=10, settings=settings(initial_points=2, round_size=2), seed=0)
+    first = [searcher.suggest("a"), searcher.suggest("b")]
+    assert searcher.suggest("c") is None, "round 1 waits for round 0's results"
+    for trial_id, config in zip("ab", first):
+        searcher.on_trial_complete(trial_id, {"score": objective(NARSSearcher.strip_round(config))})
+    assert isinstance(searcher.suggest("c"), dict)
+    searcher.on_trial_complete("c", error=True)
+    assert searcher.history[-1]["value"] is None  # a failed trial is recorded, not fatal
+
+
+def test_constraints_filter_every_suggestion():
+    space = load_space(SPACE)
+    feasible = lambda points: np.array([p["x0"] < 0.5 for p in points])  # noqa: E731
+    searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), feasible=feasible, seed=1)
+    assert all(p["x0"] < 0.5 for p in _drive(searcher, 16))
+
+
+def test_multi_objective_prefers_the_predicted_front():
+    space = load_space(SPACE)
+    cost = lambda points: {"flops": np.array([p["x1"] for p in points])}  # noqa: E731
+    searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(exploration=0.0), costs=cost, seed=2)
+    _drive(searcher, 12)
+    chosen = searcher.round_predictions[-1]
+    assert chosen["points"], "a multi-objective round suggests points"
+
+
+def test_pareto_front_on_a_hand_checked_example():
+    # (accuracy up, cost down): B dominates A; C and D trade off; E has NaN
+    objectives = np.array([[20, 5], [25, 4], [30, 9], [22, 1], [np.nan, 1]])
+    assert pareto_mask(objectives, [True, False]).tolist() == [False, True, True, True, False]
+    assert non_dominated_rank(objectives, [True, False]).tolist() == [1, 0, 0, 0, 5]
+
+
+def test_bad_round_settings():
+    with pytest.raises(ValueError, match="initial_points must be >= 2"):
+        RoundSettings(initial_points=1)
+
+
+@pytest.mark.parametrize("kind", ["random", "optuna-tpe", "optuna-qmc"])
+def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
+    from nars.baselines import RandomSearcher, optuna_searcher
+
+    space = load_space({"parameters": {**SPACE["parameters"], "y": {"type": "int", "low": 1, "high": 9, "step": 2, "when": {"op": "b"}}}})
+    if kind == "random":
+        searcher, properties = RandomSearcher(space, max_trials=6, seed=0), {"metric": "score", "mode": "max"}
+    else:  # a define-by-run OptunaSearch takes metric and mode itself, not from the TuneConfig
+        searcher, properties = optuna_searcher(space, kind, seed=0, metric="score", mode="max"), {}
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(search_alg=searcher, num_samples=6, reuse_actors=True, **properties),
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name=kind, verbose=0),
+    )
+    frame = tuner.fit().get_dataframe()
+    assert len(frame) == 6 and frame["score"].notna().all()
+    for _, row in frame.iterrows():  # every suggestion is a valid point of the space, condition respected
+        point = {k.removeprefix("config/"): v for k, v in row.items() if k.startswith("config/") and v == v}
+        space.validate(point)
+        assert ("y" in point) == (point["op"] == "b")
