@@ -9,12 +9,11 @@ optimizer, scheduler, EMA and RNG state for exact resume; `model_final.pt` carri
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import torch
 
+from detector.atomic import atomic_open
 from detector.config import DetectorConfig, load_config
 from detector.errors import CheckpointError
 from detector.weights import read_checkpoint
@@ -27,18 +26,8 @@ def save_checkpoint(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
 
     A kill at any moment leaves either the previous complete file or the new complete file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **data}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        torch.save({"format": FORMAT, **data}, handle)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

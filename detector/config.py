@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import difflib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from detector.atomic import atomic_write_text
 from detector.errors import ConfigError
 
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
@@ -224,6 +224,19 @@ def format_validation_error(exc: ValidationError, model_cls: type[BaseModel] = D
     return "; ".join(messages)
 
 
+def read_yaml(path: str | os.PathLike[str], what: str = "file") -> Any:
+    """`yaml.safe_load` of a file with one-line errors (missing file, syntax error with its line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} file not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+
+
 def load_config(source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None) -> DetectorConfig:
     """Load and validate a config from a YAML path, a plain dict, or pass a config through."""
     if isinstance(source, DetectorConfig):
@@ -233,15 +246,7 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig
     elif isinstance(source, dict):
         data = source
     else:
-        path = Path(source)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        data = read_yaml(source, "config")
     if not isinstance(data, dict):
         raise ConfigError(f"config must be a mapping of sections (model, input, train), got {type(data).__name__}")
     try:
@@ -282,22 +287,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def config_to_dict(config: DetectorConfig) -> dict[str, Any]:
     """Plain YAML-friendly dict (tuples become lists)."""
     return config.model_dump(mode="json")
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write via a temporary file in the same folder and rename, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dump_config(config: DetectorConfig, path: str | os.PathLike[str]) -> None:

@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 @run_cli
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from detector.checkpoint import model_from_checkpoint
-    from detector.config import atomic_write_text
+    from detector.atomic import atomic_write_text
     from detector.data import CocoDetection
 
     args = build_parser().parse_args(argv)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from detector.atomic import atomic_open
 from detector.errors import UserError, run_cli
 
 FORMATS = ("onnx", "torchscript")
@@ -73,16 +73,9 @@ def inference_model(detector: nn.Module) -> InferenceModel:
 
 
 def _atomic(path: Path, write: Any) -> None:
-    """Let `write(tmp_path)` produce the file, then rename it over `path`: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Let `write(file)` produce the file, then rename it over `path`: never half a file."""
+    with atomic_open(path, "wb", suffix=path.suffix) as handle:
+        write(handle)
 
 
 def example_image(image_size: tuple[int, int]) -> Tensor:

@@ -19,22 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from detector.config import apply_overrides, load_config
+from detector.config import apply_overrides, load_config, read_yaml
 from detector.errors import ConfigError, run_cli
 
 
 def read_config_dict(path: Path) -> dict[str, Any]:
     """The raw YAML mapping (validated later, after --set overrides are applied)."""
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "config")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: config must be a mapping of sections (model, input, train), got {type(data).__name__}")
     return data

@@ -7,8 +7,6 @@ exactly the space's active parameters (conditions respected), so trials are comp
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
+from detector.atomic import atomic_write_text
 from search_spaces.params import Choice, Float, Int
 
 Point = dict[str, Any]
@@ -44,11 +43,7 @@ class RandomSearcher(Searcher):
         pass
 
     def save(self, checkpoint_path: str) -> None:
-        path = Path(checkpoint_path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"suggested": self.suggested, "seed": self.seed}, handle)
-        os.replace(tmp, path)
+        atomic_write_text(checkpoint_path, json.dumps({"suggested": self.suggested, "seed": self.seed}))
 
     def restore(self, checkpoint_path: str) -> None:
         state = json.loads(Path(checkpoint_path).read_text())

@@ -18,10 +18,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from detector.config import apply_overrides, format_validation_error
+from detector.config import apply_overrides, format_validation_error, read_yaml
 from detector.data import DataPaths, resolve_data_paths
 from detector.errors import ConfigError
 
@@ -144,13 +143,7 @@ class Experiment(_Section):
 
 def load_experiment(path: str | os.PathLike[str], overrides: list[str] | None = None) -> Experiment:
     """Read an experiment YAML (safe_load), apply `--set key=value` overrides, validate."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml(path, "experiment")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an experiment is a mapping with data, space, constraints, search")
     data = apply_overrides(data, overrides or [])

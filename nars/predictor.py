@@ -19,10 +19,8 @@ from __future__ import annotations
 import abc
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -34,6 +32,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from torch import nn
 from torch.nn import functional as F
 
+from detector.atomic import atomic_open
 from nars.metrics import ranking_metrics
 
 FORMAT = "nars-predictor-v1"
@@ -85,18 +84,8 @@ def _check_training_data(X: Any, y: Any, n_features: int | None = None) -> tuple
 
 def _save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """`torch.save` to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **payload}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as handle:
+        torch.save({"format": FORMAT, **payload}, handle)
 
 
 def _read(path: str | os.PathLike[str]) -> dict[str, Any]:

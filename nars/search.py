@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from detector.config import atomic_write_text, config_to_dict
+from detector.atomic import atomic_open, atomic_write_text
+from detector.config import config_to_dict
 from detector.errors import ConfigError, UserError, run_cli
 from nars.evolution import EvolutionSettings, evolve
 from nars.experiment import Experiment, load_experiment
@@ -444,8 +445,8 @@ def main(argv: list[str] | None = None) -> None:
     results = run_tune(experiment, space_spec, paths, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume, device, asha=True)
     trials, curves = collect(results, space, proxy_epochs, s.metric)
     write_table(trials, output / "trials.csv")
-    trials.to_parquet(output / ".trials.parquet.tmp", index=False)
-    os.replace(output / ".trials.parquet.tmp", output / "trials.parquet")
+    with atomic_open(output / "trials.parquet", "wb") as handle:
+        trials.to_parquet(handle, index=False)
     write_table(curves, output / "curves.csv")
     winner = final_stage(experiment, space, trials, costs, output)
     print_summary(trials, winner, s.metric, output, time.perf_counter() - start)

@@ -16,9 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
+from detector.atomic import atomic_write_text
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
 
@@ -143,12 +142,7 @@ class NARSSearcher(Searcher):
             "metric": self.metric,
             "mode": self.mode,
         }
-        path = Path(checkpoint_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(state, handle, default=str)
-        os.replace(tmp, path)
+        atomic_write_text(checkpoint_path, json.dumps(state, default=str))
 
     def restore(self, checkpoint_path: str) -> None:
         state = json.loads(Path(checkpoint_path).read_text())

@@ -33,7 +33,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from detector.backbones.fbnet import parse_detection_arch
-from detector.config import DetectorConfig, atomic_write_text
+from detector.atomic import atomic_write_text
+from detector.config import DetectorConfig
 from detector.errors import ConfigError
 from detector.model import FBNetV3OD, build_detector
 from search_spaces.fbnetv3 import FBNetV3Space

@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml
 
+from detector.config import read_yaml
 from detector.errors import ConfigError
 from search_spaces.space import SearchSpace, plain_space
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        raise ConfigError(f"space file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def load_space(source: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> SearchSpace:
@@ -30,7 +18,7 @@ def load_space(source: str | os.PathLike[str] | Mapping[str, Any] | None = None)
     The mapping is a space section (`kind: fbnetv3` for the detector space, otherwise a plain space
     of typed parameters) or a whole experiment config holding one under `space:`.
     """
-    data = _read_yaml(Path(source)) if isinstance(source, (str, os.PathLike)) else source
+    data = read_yaml(source, "space") if isinstance(source, (str, os.PathLike)) else source
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(f"a space must be a mapping, got {type(data).__name__}")
     section = data.get("space") if data is not None and "space" in data else data
