@@ -252,6 +252,9 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
         raise ConfigError("model.num_classes: not set and no data set given to take it from")
     if classes != config.model.num_classes:
         config = config.model_copy(update={"model": config.model.model_copy(update={"num_classes": classes})})
+    if config.model.freeze_at and not config.model.weights:
+        log.warning("model.freeze_at=%d with model.weights=null freezes randomly initialised stages; "
+                    "set model.freeze_at=0 to train from scratch", config.model.freeze_at)
     model = FBNetV3OD(config, classes)
     if load_weights and config.model.weights:
         load(model, config.model.weights)
