@@ -129,30 +129,28 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
     return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max")
 
 
-class TrialLogger:
-    """Compact one-line-per-trial progress (Ray's own tables are too wide for a terminal)."""
+def trial_logger(total: int, metric: str) -> Any:
+    """A Tune callback printing one line per finished trial (Ray's own tables are too wide)."""
+    from ray.tune import Callback
 
-    def __new__(cls, total: int, metric: str) -> Any:
-        from ray.tune import Callback
+    class TrialLogger(Callback):
+        def __init__(self) -> None:
+            self.done = 0
 
-        class _Logger(Callback):
-            def __init__(self) -> None:
-                self.done = 0
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            result = trial.last_result or {}
+            value = result.get(metric)
+            shown = f"{metric}={value:.2f}" if isinstance(value, (int, float)) else f"{metric}=-"
+            flops = result.get("flops")
+            cost = f" flops={flops / 1e9:.2f}G" if isinstance(flops, (int, float)) else ""
+            print(f"[{self.done}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}", flush=True)
 
-            def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                self.done += 1
-                result = trial.last_result or {}
-                value = result.get(metric)
-                shown = f"{metric}={value:.2f}" if isinstance(value, (int, float)) else f"{metric}=-"
-                flops = result.get("flops")
-                cost = f" flops={flops / 1e9:.2f}G" if isinstance(flops, (int, float)) else ""
-                print(f"[{self.done}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}", flush=True)
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            print(f"[{self.done}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
 
-            def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-                self.done += 1
-                print(f"[{self.done}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
-
-        return _Logger()
+    return TrialLogger()
 
 
 def trial_dirname(trial: Any) -> str:
@@ -160,7 +158,7 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, storage: Path, name: str, searcher: Any,
+def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, output: Path, storage: Path, name: str, searcher: Any,
              num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool) -> Any:
     """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid."""
     from ray import tune
@@ -173,7 +171,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, sto
     trainable = tune.with_resources(
         tune.with_parameters(
             run_trial, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
-            cost_cache=str(storage.parent / "costs.json"), threads=max(1, int(s.cpus_per_trial)), device=device,
+            cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), device=device,
+            work_dir=str(output / "trials"),
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
     )
@@ -196,7 +195,7 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, sto
                 trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
-                name=name, storage_path=str(storage), verbose=0, callbacks=[TrialLogger(num_samples, s.metric)],
+                name=name, storage_path=str(storage), verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
                 failure_config=tune.FailureConfig(max_failures=s.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
@@ -213,7 +212,7 @@ def _first_line(error: Any) -> str:
     return (lines[-1] if lines else type(error).__name__)[:300]
 
 
-def collect(results: Any, space: Any, proxy_epochs: int, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def collect(results: Any, proxy_epochs: int, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per trial (flattened params, metrics, costs, status, error, time) and the long curves table."""
     rows, curves = [], []
     for result in results:
@@ -369,8 +368,8 @@ def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], pa
 
     c = experiment.search.calibrate
     searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None, seed=experiment.search.seed + 1)
-    results = run_tune(experiment, space_spec, paths, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume, device, asha=False)
-    _, curves = collect(results, space, c.full_epochs, experiment.search.metric)
+    results = run_tune(experiment, space_spec, paths, output, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume, device, asha=False)
+    _, curves = collect(results, c.full_epochs, experiment.search.metric)
     table = curves.pivot_table(index="trial_id", columns="epoch", values=experiment.search.metric)
     table = table.dropna()
     if len(table) < 3 or c.full_epochs not in table:
@@ -442,8 +441,8 @@ def main(argv: list[str] | None = None) -> None:
         proxy_epochs = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device)
     s = experiment.search
     searcher = build_searcher(experiment, space, costs, s.num_samples)
-    results = run_tune(experiment, space_spec, paths, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume, device, asha=True)
-    trials, curves = collect(results, space, proxy_epochs, s.metric)
+    results = run_tune(experiment, space_spec, paths, output, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume, device, asha=True)
+    trials, curves = collect(results, proxy_epochs, s.metric)
     write_table(trials, output / "trials.csv")
     with atomic_open(output / "trials.parquet", "wb") as handle:
         trials.to_parquet(handle, index=False)

@@ -44,8 +44,12 @@ class TuneReporter(TrainCallback):
 
 
 def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
-              constraints: list[str], cost_cache: str | None, threads: int, device: str) -> None:
-    """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`)."""
+              constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str) -> None:
+    """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
+
+    Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
+    storage: only the per-epoch `tune.Checkpoint` travels, not every intermediate file.
+    """
     from search_spaces import CostModel, load_space, parse_constraints
 
     torch.set_num_threads(max(1, threads))
@@ -65,7 +69,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
         tune.report({"epoch": 0, "ap": 0.0, "infeasible": 1.0, **extra})
         return
 
-    output = Path(tune.get_context().get_trial_dir()) / "train"
+    output = Path(work_dir) / tune.get_context().get_trial_id()
     checkpoint = tune.get_checkpoint()
     if checkpoint is None:
         shutil.rmtree(output, ignore_errors=True)  # a retried trial without a checkpoint starts afresh

@@ -67,7 +67,7 @@ def test_quickstart_search_end_to_end_and_winner_trains(tmp_path):
     assert (trials["status"] == "ok").sum() >= 6 and trials["flops"].max() <= 3e8
     assert set(pd.read_csv(out / "curves.csv")["epoch"]) == {1, 2, 3, 4, 5}
     recipe = yaml.safe_load((out / "best_recipe.yaml").read_text())
-    assert recipe["train"]["epochs"] == 12
+    assert recipe["train"]["epochs"] == 24 and recipe["train"]["warmup_iters"] == 8
     again = one_line_error(run("-m", "nars.search", "--config", "experiments/quickstart_search.yaml", "--output", str(out)))
     assert "already holds a search" in again
     train = run("-m", "detector.train", "--config", str(out / "best_recipe.yaml"), "--data", str(out / "data"),
