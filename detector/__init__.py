@@ -6,8 +6,7 @@ start without loading torchvision's detection stack.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from detector.lazy import lazy_exports
 
 _EXPORTS = {
     "DetectorConfig": "detector.config",
@@ -17,8 +16,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'detector' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

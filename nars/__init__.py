@@ -5,8 +5,7 @@ Names are imported lazily (PEP 562) so that `python -m nars.search --help` start
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from detector.lazy import lazy_exports
 
 _EXPORTS = {
     "NARSSearcher": "nars.searcher",
@@ -18,8 +17,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'nars' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,8 +5,7 @@ Names are imported lazily (PEP 562): a plain space over any objective never load
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from detector.lazy import lazy_exports
 
 _EXPORTS = {
     "load_space": "search_spaces.load",
@@ -23,8 +22,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'search_spaces' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
