@@ -42,12 +42,7 @@ def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], t
             xs, ys = zip(*points)
             ax_loss.plot(xs, ys, marker="o" if len(xs) < 30 else None, lw=2.2 if key == "loss" else 1.2,
                          label="total loss" if key == "loss" else key.removeprefix("loss_"))
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("mean training loss")
-    ax_loss.set_title("training loss")
-    ax_loss.grid(alpha=0.3)
-    if ax_loss.lines:
-        ax_loss.legend(fontsize=8)
+    _decorate(ax_loss, "mean training loss", "training loss")
 
     ema = any("ap_raw" in r for r in records)  # with EMA, "ap" is the EMA weights' and "ap_raw" the raw ones'
     for key in (*AP_KEYS, "ap_raw"):
@@ -56,12 +51,8 @@ def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], t
             xs, ys = zip(*points)
             label = "AP (raw weights)" if key == "ap_raw" else key.upper() + (" (EMA)" if ema else "")
             ax_ap.plot(xs, ys, marker="o", ls="--" if key == "ap_raw" else "-", label=label)
-    ax_ap.set_xlabel("epoch")
-    ax_ap.set_ylabel("COCO AP (%)")
-    ax_ap.set_title("validation AP")
-    ax_ap.grid(alpha=0.3)
+    _decorate(ax_ap, "COCO AP (%)", "validation AP")
     if ax_ap.lines:
-        ax_ap.legend(fontsize=8)
         ax_ap.set_ylim(bottom=0)
     else:
         ax_ap.text(0.5, 0.5, "no validation results", ha="center", va="center", transform=ax_ap.transAxes)
@@ -75,3 +66,13 @@ def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], t
     plt.close(fig)
     os.replace(tmp, output)
     return output
+
+
+def _decorate(ax: Any, ylabel: str, title: str) -> None:
+    """Axis labels, title, grid, and a legend when something was plotted."""
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
