@@ -110,8 +110,8 @@ def _children(space: Any, population: list[Point], scores: np.ndarray, settings:
     for i in range(n):
         parent = population[winners[i]]
         if cross[i]:
-            parent = space.crossover(parent, population[mates[i]], rng)
-        children.append(space.mutate(parent, rng, n_params=int(mutations[i])))
+            parent = space.crossover(parent, population[mates[i]], rng, validate=False)
+        children.append(space.mutate(parent, rng, n_params=int(mutations[i]), validate=False))
     return children
 
 

@@ -3,8 +3,9 @@
 FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` (2 x MACs of convs and linears,
 the counting rule of `../shared/reference`) on the built model, at the point's test resolution:
 the trunk and RPN head on a `[1, 3, min_size, max_size]` image (the largest a test image gets)
-and the box head and predictors on `rpn.post_nms_topk_test` RoIs. The model is built on the meta
-device for that: shapes only, no arithmetic, same counts. Parameters are all model weights,
+and the box head and predictors on `rpn.post_nms_topk_test` RoIs. Both are summed over the
+model's parts, each counted once and memoized (`search_spaces.part_costs`), so that a mutated
+architecture costs about a millisecond. Parameters are all model weights,
 counted with nothing frozen (freezing turns BN weights into buffers but keeps the network).
 Latency is the median wall time of the eval-mode model on one random image of that size.
 
@@ -30,14 +31,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from detector.backbones.fbnet import parse_detection_arch
 from detector.atomic import atomic_write_text
+from detector.backbones.fbnet import parse_detection_arch
 from detector.config import DetectorConfig
 from detector.errors import ConfigError
 from detector.model import FBNetV3OD, build_detector
 from search_spaces.fbnetv3 import FBNetV3Space
+from search_spaces.part_costs import PartCosts
 from search_spaces.space import Point
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class CostModel:
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self.latency_runs, self.latency_warmup, self.latency_threads = latency_runs, latency_warmup, latency_threads
         self._disk: dict[str, dict[str, Any]] = self._read_disk()
+        self._parts = PartCosts()
         self._static = functools.lru_cache(maxsize=memory_size)(self._measure_static)
         self._latency = functools.lru_cache(maxsize=memory_size)(self._measure_latency)
         self.measurements = 0
@@ -196,15 +198,7 @@ class CostModel:
         cached = self._disk.get(self._digest(key), {})
         if "flops" in cached and "params" in cached:
             return int(cached["flops"]), int(cached["params"])
-        spec = json.loads(key)
-        model = self._build(spec, "meta")
-        resolution = spec["pooler_resolution"]
-        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-            features = model.backbone(torch.zeros(1, 3, spec["min_size"], spec["max_size"], device="meta"))
-            model.rpn.head(list(features.values()))
-            rois = torch.zeros(spec["post_nms_topk_test"], model.backbone.out_channels, resolution, resolution, device="meta")
-            model.roi_heads.box_predictor(model.roi_heads.box_head(rois))
-        flops, params = int(counter.get_total_flops()), sum(p.numel() for p in model.parameters())
+        flops, params = self._parts.detector(json.loads(key))
         self.measurements += 1
         self._store(key, {"flops": flops, "params": params})
         return flops, params

@@ -254,10 +254,16 @@ class SearchSpace:
             out[param.name] = values[param.name] if param.name in values else param.value_of_unit(rng.random())
         return out
 
-    def mutate(self, point: Mapping[str, Any], rng: np.random.Generator | int | None = None, n_params: int = 1) -> Point:
-        """Change exactly `n_params` distinct active parameters; newly activated ones are drawn at random."""
+    def mutate(self, point: Mapping[str, Any], rng: np.random.Generator | int | None = None, n_params: int = 1,
+               *, validate: bool = True) -> Point:
+        """Change exactly `n_params` distinct active parameters; newly activated ones are drawn at random.
+
+        `validate=False` skips checking the parent, for callers whose points this space produced
+        (the evolutionary search): the check costs more than the mutation itself.
+        """
         rng = np.random.default_rng(rng)
-        self.validate(point)
+        if validate:
+            self.validate(point)
         child = self._active_values(point)
         original = set(child)
         mutable = [p for p in self.params if p.name in original and p.size != 1]
@@ -274,11 +280,13 @@ class SearchSpace:
             child = self._repair(child, rng)
         return child
 
-    def crossover(self, a: Mapping[str, Any], b: Mapping[str, Any], rng: np.random.Generator | int | None = None) -> Point:
+    def crossover(self, a: Mapping[str, Any], b: Mapping[str, Any], rng: np.random.Generator | int | None = None,
+                  *, validate: bool = True) -> Point:
         """Uniform crossover: each active parameter from either parent (random if neither has it active)."""
         rng = np.random.default_rng(rng)
-        self.validate(a)
-        self.validate(b)
+        if validate:
+            self.validate(a)
+            self.validate(b)
         parents = (self._active_values(a), self._active_values(b))
         child: Point = {}
         for param in self.params:

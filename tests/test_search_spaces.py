@@ -318,10 +318,8 @@ def test_cost_matches_the_reference_and_caches(tmp_path):
     assert reread.measure(load_config(dsmask)) == reference and reread.measurements == 0
 
 
-def test_cost_is_the_flop_count_of_the_real_model(space, points):
-    point = points[3]
-    config = space.to_config(point)
-    cost = CostModel(space).measure(point)
+def _whole_model_count(config) -> tuple[int, int]:
+    """The oracle: FLOPs and params of the whole built detector, counted in one pass."""
     model = build_detector(config, num_classes=80, load_weights=False).eval()
     resolution = config.model.pooler_resolution
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
@@ -329,8 +327,18 @@ def test_cost_is_the_flop_count_of_the_real_model(space, points):
         model.rpn.head(list(features.values()))
         rois = torch.rand(config.model.rpn.post_nms_topk_test, model.backbone.out_channels, resolution, resolution)
         model.roi_heads.box_predictor(model.roi_heads.box_head(rois))
-    assert cost.flops == counter.get_total_flops()
-    assert cost.params == sum(p.numel() for p in model.parameters())
+    return counter.get_total_flops(), sum(p.numel() for p in model.parameters())
+
+
+def test_cost_summed_over_parts_is_the_flop_count_of_the_whole_model(space, points):
+    """Blocks, RPN head and predictor counted apart and memoized add up to the whole model, exactly."""
+    cost_model = CostModel(space)
+    configs = [space.to_config(p) for p in points[:6]]
+    configs += [load_config({"model": {"arch": name, "weights": None, "norm": norm, "freeze_at": 0}})
+                for name, norm in (("fbnetv3_a", "GN"), ("fbnetv3_g_fpn", "BN"), ("fbnetv3_a_dsmask_c5", "FrozenBN"))]
+    for config in configs:
+        cost = cost_model.measure(config)
+        assert (cost.flops, cost.params) == _whole_model_count(config), config.model.arch
 
 
 def test_sample_feasible_filters_by_measured_flops(space):

@@ -9,14 +9,20 @@ registered arch has exactly the original parameter count and FLOPs (pinned by te
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
 from detector.backbones.fbnet_archs import CLASSIFICATION_ARCHS, DETECTION_ARCHS
-from detector.backbones.spec import BlockSpec, ClassificationArch, DetectionArch, parse_detection_spec, parse_stage
+from detector.backbones.spec import (
+    BlockSpec,
+    ClassificationArch,
+    DetectionArch,
+    parse_detection_spec,
+    parse_stage,
+)
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -109,6 +115,46 @@ class IRPoolBlock(nn.Module):
         return self.pwl(self.pool(self.pw(x)))
 
 
+def expand_repeats(blocks: list[BlockSpec]) -> Iterator[tuple[BlockSpec, int]]:
+    """Every repeat of every block with its stride (only a block's first repeat strides)."""
+    for spec in blocks:
+        for i in range(spec.repeats):
+            yield spec, spec.stride if i == 0 else 1
+
+
+def build_block(
+    channels: int,
+    spec: BlockSpec,
+    stride: int,
+    norm_layer: NormFactory,
+    *,
+    width_divisor: int = 8,
+    dw_norm_act: bool = False,
+    less_se_channels: bool = False,
+    drop_path: float = 0.0,
+) -> tuple[nn.Module, int]:
+    """One repeat of a block on `channels` inputs; returns it with its output channels."""
+    if spec.kind == "conv":
+        out = round_channels(spec.channels, width_divisor)
+        act = _ACTIVATIONS[spec.activation]
+        layer = Conv2dNormActivation(channels, out, spec.kernel, stride=stride, norm_layer=norm_layer, activation_layer=act, bias=True)
+        return layer, out
+    if spec.kind == "ir_pool":
+        pool = IRPoolBlock(channels, spec, norm_layer, width_divisor=width_divisor)
+        return pool, pool.out_channels
+    block = IRFBlock(
+        channels,
+        spec,
+        stride,
+        norm_layer,
+        width_divisor=width_divisor,
+        dw_norm_act=dw_norm_act,
+        less_se_channels=less_se_channels,
+        drop_path=drop_path,
+    )
+    return block, block.out_channels
+
+
 def build_stage(
     in_channels: int,
     blocks: list[BlockSpec],
@@ -122,32 +168,18 @@ def build_stage(
     """Expand repeats into an `nn.Sequential` of blocks; return it with its output channels."""
     layers: list[nn.Module] = []
     channels = in_channels
-    for spec in blocks:
-        for i in range(spec.repeats):
-            stride = spec.stride if i == 0 else 1
-            if spec.kind == "conv":
-                out = round_channels(spec.channels, width_divisor)
-                act = _ACTIVATIONS[spec.activation]
-                layer: nn.Module = Conv2dNormActivation(
-                    channels, out, spec.kernel, stride=stride, norm_layer=norm_layer, activation_layer=act, bias=True
-                )
-            elif spec.kind == "ir_pool":
-                layer = IRPoolBlock(channels, spec, norm_layer, width_divisor=width_divisor)
-                out = layer.out_channels
-            else:
-                layer = IRFBlock(
-                    channels,
-                    spec,
-                    stride,
-                    norm_layer,
-                    width_divisor=width_divisor,
-                    dw_norm_act=dw_norm_act,
-                    less_se_channels=less_se_channels,
-                    drop_path=drop_path(),
-                )
-                out = layer.out_channels
-            layers.append(layer)
-            channels = out
+    for spec, stride in expand_repeats(blocks):
+        layer, channels = build_block(
+            channels,
+            spec,
+            stride,
+            norm_layer,
+            width_divisor=width_divisor,
+            dw_norm_act=dw_norm_act,
+            less_se_channels=less_se_channels,
+            drop_path=drop_path() if spec.kind == "ir" else 0.0,
+        )
+        layers.append(layer)
     return nn.Sequential(*layers), channels
 
 
