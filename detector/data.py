@@ -30,7 +30,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from detector.errors import DataError
+from detector.errors import DataError, InputWarning
 
 if TYPE_CHECKING:
     from detector.config import AugmentConfig
@@ -60,7 +60,7 @@ _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Imag
 _SINGULAR = {"images": "image", "annotations": "annotation", "categories": "category"}
 
 
-class DataWarning(UserWarning):
+class DataWarning(InputWarning):
     """Data was usable but changed on load (boxes dropped or clipped)."""
 
 

@@ -47,8 +47,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.atomic import atomic_write_text
+from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import DetectorConfig, config_to_dict, dump_config, load_config
 from detector.curves import plot_curves, read_metrics
 from detector.data import CocoDetection, DataPaths, build_dataloader, build_transforms

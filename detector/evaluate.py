@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    from detector.checkpoint import model_from_checkpoint
     from detector.atomic import atomic_write_text
+    from detector.checkpoint import model_from_checkpoint
     from detector.data import CocoDetection
 
     args = build_parser().parse_args(argv)

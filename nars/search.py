@@ -5,8 +5,8 @@ the searcher learns from them round by round, then a predictor-only evolutionary
 winning recipe. Outputs in the run folder: `trials.csv`/`trials.parquet` (one row per trial),
 `curves.csv` (trial, epoch, metrics), `best_recipe.yaml` (a complete detector config for
 `python -m detector.train --config`), `pareto_recipes/` (multi-objective), `predictor.pt`,
-`search_config.yaml` (resolved experiment), `calibration.json` (with `--calibrate`) and Ray's
-experiment state under `ray/` for `--resume`.
+`search_config.yaml` (resolved experiment), `calibration.json` (with `--calibrate`), Ray's
+experiment state under `ray/` for `--resume`, and `report/` (`nars.analysis`: report.md and plots).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ import yaml
 from detector.atomic import atomic_open, atomic_write_text
 from detector.config import config_to_dict
 from detector.errors import ConfigError, UserError, run_cli
+from nars.analysis.run import RAY_NAME
+from nars.analysis.tables import MEASURED, curve_part, curve_table, trial_row, trial_table
 from nars.evolution import EvolutionSettings, evolve
 from nars.experiment import Experiment, load_experiment
 from nars.predictor import make_predictor
-from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings, point_key
+from nars.searcher import NARSSearcher, RoundSettings, point_key
 
 log = logging.getLogger("nars.search")
-RAY_NAME = "search"
 CALIBRATION_NAME = "calibration"
-TRIAL_COLUMNS = ["trial_id", "round", "status", "error", "ap", "ap50", "ap75", "flops", "params", "latency_ms", "epochs", "wall_time_s"]
 
 
 # ---------------------------------------------------------------------- costs and constraints
@@ -206,50 +206,16 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
 # ---------------------------------------------------------------------- tables
 
 
-def _first_line(error: Any) -> str:
-    text = str(error).strip().splitlines()
-    lines = [line for line in text if line.strip() and not line.startswith(("Traceback", "  "))]
-    return (lines[-1] if lines else type(error).__name__)[:300]
-
-
 def collect(results: Any, proxy_epochs: int, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per trial (flattened params, metrics, costs, status, error, time) and the long curves table."""
     rows, curves = [], []
     for result in results:
         metrics = result.metrics or {}
-        config = result.config or {}
-        point = NARSSearcher.strip_round(config)
         trial_id = metrics.get("trial_id") or Path(result.path).name
-        epochs = int(metrics.get("epoch", 0) or 0)
-        if result.error is not None:
-            status, error = "failed", _first_line(result.error)
-        elif metrics.get("infeasible"):
-            status, error = "infeasible", "breaks a constraint: not trained"
-        else:
-            status, error = ("ok" if epochs >= proxy_epochs else "stopped"), ""
-        row = {
-            "trial_id": trial_id, "round": config.get(ROUND_KEY), "status": status, "error": error,
-            **{k: metrics.get(k) for k in ("ap", "ap50", "ap75", "flops", "params", "latency_ms")},
-            "epochs": epochs, "wall_time_s": metrics.get("time_total_s"),
-        }
-        if status == "failed":
-            row.update({k: None for k in ("ap", "ap50", "ap75")})
-        row.update({f"param.{k}": v for k, v in point.items()})
-        rows.append(row)
-        frame = result.metrics_dataframe
-        if frame is not None and "epoch" in frame:
-            keep = [c for c in ("epoch", "ap", "ap50", "ap75", "loss", "lr", "time_total_s") if c in frame]
-            part = frame[keep].copy()
-            part.insert(0, "trial_id", trial_id)
-            curves.append(part[part["epoch"] > 0])
-    trials = pd.DataFrame(rows, columns=None)
-    for column in TRIAL_COLUMNS:
-        if column not in trials:
-            trials[column] = None
-    trials = trials[TRIAL_COLUMNS + sorted(c for c in trials.columns if c.startswith("param."))]
-    trials = trials.sort_values(metric, ascending=False, na_position="last").reset_index(drop=True)
-    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["trial_id", "epoch", metric])
-    return trials, curve_table
+        rows.append(trial_row(trial_id, result.config or {}, metrics, result.error, proxy_epochs))
+        if result.metrics_dataframe is not None:
+            curves.append(curve_part(trial_id, result.metrics_dataframe))
+    return trial_table(rows, metric), curve_table(curves)
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
@@ -289,7 +255,7 @@ class Winner:
 def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path) -> Winner:
     """Refit the predictor on every measured trial, evolve under the constraints, write the recipes."""
     s = experiment.search
-    good = trials[(trials["status"].isin(["ok", "stopped"])) & trials[s.metric].notna()]
+    good = trials[trials["status"].isin(MEASURED) & trials[s.metric].notna()]
     if len(good) < 2:
         raise UserError(f"only {len(good)} trial(s) finished with a {s.metric}: too few to fit the predictor (see trials.csv errors)")
     points = points_of(good)
@@ -312,7 +278,9 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
     measured = {point_key(p): v for p, v in zip(points, y)}
     winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
                     result.front_predicted, result.front_costs, result.scored_per_minute)
-    write_recipe(space, winner.point, output / "best_recipe.yaml", predicted=winner.predicted, measured=winner.measured, metric=s.metric)
+    cost = costs.model.measure(winner.point)
+    write_recipe(space, winner.point, output / "best_recipe.yaml", predicted=winner.predicted, measured=winner.measured, metric=s.metric,
+                 extra={"flops": cost.flops, "params": cost.params})
     if s.cost_objectives:
         folder = output / "pareto_recipes"
         for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted)):
@@ -421,20 +389,20 @@ def main(argv: list[str] | None = None) -> None:
     output = Path(args.output or experiment.output or Path("runs") / Path(args.config).stem).resolve()
     if (output / "search_config.yaml").is_file() and not args.resume:
         raise ConfigError(f"{output} already holds a search; pass --resume to continue it or choose another --output")
-    output.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(output / "search_config.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
-    storage = Path(args.storage).resolve() if args.storage else output / "ray"
-    device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
 
     from search_spaces import load_space
 
     start = time.perf_counter()
     space_spec = dict(experiment.space)
     space = load_space(space_spec)
-    paths = experiment.data_paths(output)
     costs = Costs(space, experiment.constraints, output / "costs.json", experiment.search.latency_threads)
-    if costs.constraints:  # fail fast, naming the constraint, when nothing in the space meets it
+    if costs.constraints:  # fail fast, naming the constraint, before anything is written
         space.sample_feasible(1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
+    output.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output / "search_config.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
+    storage = Path(args.storage).resolve() if args.storage else output / "ray"
+    device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
+    paths = experiment.data_paths(output)
     init_ray(args.address)
     proxy_epochs = experiment.search.proxy_epochs
     if args.calibrate:
@@ -449,6 +417,10 @@ def main(argv: list[str] | None = None) -> None:
     write_table(curves, output / "curves.csv")
     winner = final_stage(experiment, space, trials, costs, output)
     print_summary(trials, winner, s.metric, output, time.perf_counter() - start)
+    from nars.analysis.report import write_report
+
+    report = write_report([output], output / "report")
+    print(f"report: {report}")
 
 
 def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Path, seconds: float) -> None:
@@ -460,7 +432,7 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     measured = f", measured {winner.measured:.2f}" if winner.measured is not None else ""
     print(f"\nwinner (predictor-driven evolution, {winner.scored_per_minute:,.0f} candidates/min): predicted {metric} {winner.predicted:.2f}{measured}")
-    print(f"outputs in {output}: trials.csv, curves.csv, best_recipe.yaml, predictor.pt, search_config.yaml")
+    print(f"outputs in {output}: trials.csv, curves.csv, best_recipe.yaml, predictor.pt, search_config.yaml, report/")
     print(f"train the winner: python -m detector.train --config {output / 'best_recipe.yaml'} --data <dataset> --output <dir>")
 
 

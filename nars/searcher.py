@@ -25,13 +25,13 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from detector.atomic import atomic_write_text
+from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
 
 log = logging.getLogger(__name__)
 
 Point = dict[str, Any]
-ROUND_KEY = "nars_round"
 
 
 @dataclass
@@ -120,7 +120,15 @@ class NARSSearcher(Searcher):
                 return Searcher.FINISHED
         point = self.queue.pop(0)
         self.pending[trial_id] = {"point": point, "round": self.round}
-        return {**point, ROUND_KEY: self.round}
+        return {**point, ROUND_KEY: self.round, **self._prediction_of(point)}
+
+    def _prediction_of(self, point: Point) -> dict[str, float]:
+        """The predictor's guess for a point of this round, before training (kept in the trial config for analysis)."""
+        latest = self.round_predictions[-1] if self.round_predictions else None
+        if latest is None or latest["round"] != self.round or point not in latest["points"]:
+            return {}
+        i = latest["points"].index(point)
+        return {PREDICTED_KEY: latest["predicted"][i], PREDICTED_STD_KEY: latest["std"][i]}
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         entry = self.pending.pop(trial_id, None)
@@ -288,5 +296,5 @@ class NARSSearcher(Searcher):
     @staticmethod
     def strip_round(config: Mapping[str, Any]) -> Point:
         """The point of a trial config (without the searcher's bookkeeping keys)."""
-        return {k: v for k, v in config.items() if k != ROUND_KEY}
+        return split_config(config)[0]
 

@@ -6,7 +6,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-
 from detector.config import read_yaml
 from detector.errors import ConfigError
 from search_spaces.space import SearchSpace, plain_space

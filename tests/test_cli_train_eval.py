@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from _tiny import make_synthetic, tiny_config
-
-REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 
 
 def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, *args], cwd=REPO, env=CLI_ENV, capture_output=True, text=True, timeout=timeout)
 
 
 def _assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -11,11 +11,12 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
+from toy_objective import objective, trainable
 
+from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY
 from nars.pareto import non_dominated_rank, pareto_mask
 from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings
 from search_spaces import load_space
-from toy_objective import objective, trainable
 
 SPACE = {"parameters": {**{f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
                         "op": {"type": "choice", "values": ["a", "b", "c"]}}}
@@ -75,6 +76,20 @@ def test_save_and_restore_continue_identically(tmp_path):
     assert _drive(restored, 6, start=10) == expected
     keys = {str(sorted(p.items())) for p in _drive(restored, 4, start=16)}
     assert not keys & {str(sorted(e["point"].items())) for e in restored.history[:16]}, "no point is trained twice"
+
+
+def test_trial_configs_carry_the_prediction_made_before_training():
+    searcher = NARSSearcher(load_space(SPACE), metric="score", mode="max", settings=settings(), seed=4)
+    configs = []
+    for i in range(12):
+        configs.append(searcher.suggest(f"t{i}"))
+        searcher.on_trial_complete(f"t{i}", {"score": objective(NARSSearcher.strip_round(configs[-1]))})
+    assert all(PREDICTED_KEY not in c for c in configs[:8]), "round 0 is Sobol: nothing predicted"
+    later = configs[8:]
+    assert all(np.isfinite(c[PREDICTED_KEY]) and c[PREDICTED_STD_KEY] >= 0 for c in later)
+    round_one = searcher.round_predictions[-1]
+    assert [c[PREDICTED_KEY] for c in later] == round_one["predicted"]
+    assert all(PREDICTED_KEY not in NARSSearcher.strip_round(c) for c in later)
 
 
 def test_waits_for_a_round_then_finishes(tmp_path):

@@ -1,0 +1,134 @@
+"""The trial and curve tables of a search: one schema, one status rule, for every source.
+
+`nars.search` builds them from Ray's `ResultGrid` at the end of a search, the analysis builds them
+from Ray's trial folders while a search still runs: both go through `trial_row` / `trial_table` /
+`curve_part`, so a table reads the same whichever way it was made.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+# keys the searcher adds to a trial's config beside the point (its round and the predictor's guess)
+ROUND_KEY = "nars_round"
+PREDICTED_KEY = "nars_predicted"
+PREDICTED_STD_KEY = "nars_predicted_std"
+BOOKKEEPING_PREFIX = "nars_"
+
+STATUSES = ("ok", "stopped", "failed", "infeasible", "running")
+MEASURED = ("ok", "stopped")  # statuses whose accuracy was measured by training
+METRICS = ("ap", "ap50", "ap75")
+
+# column -> dtype of `trials`; then one `param.<name>` column per search-space parameter
+TRIAL_DTYPES: dict[str, str] = {
+    "trial_id": "str", "round": "Int64", "status": "str", "error": "str",
+    "ap": "float64", "ap50": "float64", "ap75": "float64",
+    "flops": "float64", "params": "float64", "latency_ms": "float64",
+    "epochs": "int64", "wall_time_s": "float64",
+    "predicted": "float64", "predicted_std": "float64", "finished_at": "float64",
+}
+TRIAL_COLUMNS = list(TRIAL_DTYPES)
+CURVE_DTYPES: dict[str, str] = {
+    "trial_id": "str", "epoch": "int64", "ap": "float64", "ap50": "float64", "ap75": "float64",
+    "loss": "float64", "lr": "float64", "time_total_s": "float64",
+}
+CURVE_COLUMNS = list(CURVE_DTYPES)
+PARAM_PREFIX = "param."
+
+
+def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial config as (point of the space, searcher bookkeeping such as the round)."""
+    point = {k: v for k, v in config.items() if not k.startswith(BOOKKEEPING_PREFIX)}
+    return point, {k: v for k, v in config.items() if k.startswith(BOOKKEEPING_PREFIX)}
+
+
+def first_line(error: Any) -> str:
+    """The line of a traceback or exception that says what went wrong (its last message line)."""
+    text = str(error).strip().splitlines()
+    lines = [line for line in text if line.strip() and not line.startswith(("Traceback", "  "))]
+    return (lines[-1] if lines else type(error).__name__)[:300]
+
+
+def trial_status(error: Any, metrics: Mapping[str, Any], proxy_epochs: int, running: bool = False) -> tuple[str, str]:
+    """(status, error message) of a trial: failed, infeasible, ok (trained the whole proxy budget),
+    running (unfinished in a live search) or stopped (ended early, by ASHA or a killed search)."""
+    epochs = int(metrics.get("epoch", 0) or 0)
+    if error is not None:
+        return "failed", first_line(error)
+    if metrics.get("infeasible"):
+        return "infeasible", "breaks a constraint: not trained"
+    if epochs >= proxy_epochs:
+        return "ok", ""
+    return ("running" if running else "stopped"), ""
+
+
+def trial_row(trial_id: str, config: Mapping[str, Any], metrics: Mapping[str, Any], error: Any, proxy_epochs: int,
+              running: bool = False) -> dict[str, Any]:
+    """One row of `trials` from a trial's config, its last reported metrics and its error (None if none)."""
+    point, bookkeeping = split_config(config)
+    status, message = trial_status(error, metrics, proxy_epochs, running)
+    row = {
+        "trial_id": str(trial_id), "round": bookkeeping.get(ROUND_KEY), "status": status, "error": message,
+        **{k: metrics.get(k) for k in (*METRICS, "flops", "params", "latency_ms")},
+        "epochs": int(metrics.get("epoch", 0) or 0), "wall_time_s": metrics.get("time_total_s"),
+        "predicted": bookkeeping.get(PREDICTED_KEY), "predicted_std": bookkeeping.get(PREDICTED_STD_KEY),
+        "finished_at": metrics.get("timestamp"),
+    }
+    if status == "failed":
+        row.update({k: None for k in METRICS})
+    row.update({f"{PARAM_PREFIX}{k}": v for k, v in point.items()})
+    return row
+
+
+def typed_trials(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Every documented column with its dtype (absent ones as missing), `param.*` after, best first."""
+    frame = _coerce(frame, TRIAL_DTYPES)
+    params = sorted(c for c in frame.columns if c.startswith(PARAM_PREFIX))
+    frame = frame[TRIAL_COLUMNS + params]
+    return frame.sort_values(metric, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+
+
+def trial_table(rows: Iterable[Mapping[str, Any]], metric: str) -> pd.DataFrame:
+    """The `trials` table of `trial_row` rows (best `metric` first)."""
+    return typed_trials(pd.DataFrame(list(rows)), metric)
+
+
+def curve_part(trial_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One trial's rows of `curves` from its reported results (one row per epoch; epoch 0 is no training)."""
+    part = frame[[c for c in CURVE_COLUMNS if c in frame and c != "trial_id"]].copy()
+    part.insert(0, "trial_id", str(trial_id))
+    return part[part["epoch"] > 0] if "epoch" in part else part.iloc[0:0]
+
+
+def curve_table(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The long `curves` table (trial_id, epoch, metrics) with the documented columns and dtypes."""
+    parts = [p for p in parts if len(p)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CURVE_COLUMNS)
+    return typed_curves(frame)
+
+
+def typed_curves(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every documented column of `curves` with its dtype, in order."""
+    return _coerce(frame, CURVE_DTYPES)[CURVE_COLUMNS].reset_index(drop=True)
+
+
+def _coerce(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Cast `dtypes`' columns (adding absent ones as missing); text columns hold "" for missing."""
+    frame = frame.copy()
+    for column, dtype in dtypes.items():
+        values = frame[column] if column in frame else pd.Series([None] * len(frame), index=frame.index, dtype="object")
+        if dtype == "str":
+            frame[column] = values.map(lambda v: "" if _missing(v) else str(v)).astype("str")
+        elif dtype == "int64":
+            frame[column] = pd.to_numeric(values, errors="coerce").fillna(0).astype("int64")
+        else:
+            frame[column] = pd.to_numeric(values, errors="coerce").astype(dtype)
+    return frame
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,454 @@
+"""Bad input end to end (issue 9): every case runs a real CLI as a user would.
+
+Each row of `CASES` builds broken (or odd but usable) input in a fresh folder, runs
+`python -m detector.train`, `detector.evaluate` or `nars.search` on it, and checks what the user
+sees: an error ends with exit status 2 and exactly one stderr line `error: ...` naming the file,
+key or id; usable input finishes with exit status 0 and (when something was changed on load) one
+counted `warning: ...` line. Most rows call the CLI's `main(argv)` in this process (it is the same
+`run_cli`-wrapped function as the entry point); rows with `in_subprocess=True` run the real
+`python -m ...` to prove the entry point prints the same single line and no traceback.
+
+`pytest -q -rA tests/reliability/test_bad_input.py` doubles as the reliability report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
+from conftest import write_random_checkpoint
+from PIL import Image
+
+TINY_ARCH = {"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"}
+MARKER = "PWNED"  # what the malicious pickle would create
+SUCCESS = {"detector.train": "training complete: 1 epoch", "detector.evaluate": "wrote "}
+
+Json = dict[str, Any]
+Outcome = Literal["error", "warning", "ok"]
+
+
+@dataclass(frozen=True)
+class Assets:
+    """Valid inputs shared by the cases; a case copies what it breaks."""
+
+    data: Path  # synthetic COCO: 4 train images (ids 1-4), 2 val images (ids 5, 6), categories 1-3
+    config: Path  # the tiny training config, 1 epoch
+    checkpoint: Path  # random-weight tiny detector for the data's 3 classes
+    experiment: Path  # the quickstart search on `data`
+
+
+Build = Callable[[Path, Assets], list[str]]  # writes a case's input under the folder, returns the CLI arguments
+
+
+@dataclass(frozen=True)
+class Case:
+    cli: str  # module run as `python -m <cli>`
+    build: Build
+    expect: tuple[str, ...] = ()  # fragments of the single error or warning line
+    outcome: Outcome = "error"  # error: exit 2, one error line; warning: exit 0, one warning line; ok: exit 0, neither
+    absent: tuple[str, ...] = ()  # paths, relative to the case folder, that the run must not create
+    in_subprocess: bool = False  # run `python -m <cli>` instead of `main(argv)` in this process
+    check: Callable[[], None] | None = None  # a further assertion after the run
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
+    root = tmp_path_factory.mktemp("bad_input")
+    data = make_synthetic(root / "data", num_train=4, num_val=2)
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(epochs=1)))
+    experiment = yaml.safe_load((REPO / "experiments" / "quickstart_search.yaml").read_text())
+    experiment.update(data={"dir": str(data)}, output=None)
+    experiment_path = root / "search.yaml"
+    experiment_path.write_text(yaml.safe_dump(experiment))
+    checkpoint = write_random_checkpoint(root / "tiny.pt", model=TINY_ARCH)
+    return Assets(data=data, config=config, checkpoint=checkpoint, experiment=experiment_path)
+
+
+# ------------------------------------------------------------------------------- input builders
+
+
+def train_argv(tmp: Path, assets: Assets, *extra: str, data: Path | None = None, config: Path | None = None) -> list[str]:
+    return ["--config", str(config or assets.config), "--data", str(data or assets.data), "--output", str(tmp / "out"),
+            "--device", "cpu", "--no-progress", *extra]
+
+
+def eval_argv(tmp: Path, assets: Assets, *extra: str, data: Path | None = None, checkpoint: Path | None = None) -> list[str]:
+    return ["--checkpoint", str(checkpoint or assets.checkpoint), "--data", str(data or assets.data),
+            "--output", str(tmp / "eval.json"), "--device", "cpu", *extra]
+
+
+def search_argv(tmp: Path, assets: Assets, *overrides: str) -> list[str]:
+    return ["--config", str(assets.experiment), "--output", str(tmp / "search"), "--set", *overrides]
+
+
+def edit_json(split: str, edit: Callable[[Json], object]) -> Callable[[Path], None]:
+    """Change the parsed `<split>.json` in place with `edit` and write it back."""
+
+    def change(data: Path) -> None:
+        path = data / f"{split}.json"
+        coco = json.loads(path.read_text())
+        edit(coco)
+        path.write_text(json.dumps(coco))
+
+    return change
+
+
+def replace_json(split: str, make: Callable[[Json], object]) -> Callable[[Path], None]:
+    """Replace `<split>.json` by what `make` returns from the parsed file: raw text, or an object as JSON."""
+
+    def change(data: Path) -> None:
+        path = data / f"{split}.json"
+        content = make(json.loads(path.read_text()))
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+
+    return change
+
+
+def first_image(split: str) -> Callable[[Path], Path]:
+    return lambda data: data / "images" / json.loads((data / f"{split}.json").read_text())["images"][0]["file_name"]
+
+
+def truncate_image(split: str) -> Callable[[Path], None]:
+    def change(data: Path) -> None:
+        path = first_image(split)(data)
+        path.write_bytes(path.read_bytes()[:300])  # header intact, pixels cut off
+
+    return change
+
+
+def replace_image_bytes(split: str, content: bytes) -> Callable[[Path], None]:
+    return lambda data: first_image(split)(data).write_bytes(content)
+
+
+def delete_image(split: str) -> Callable[[Path], None]:
+    return lambda data: first_image(split)(data).unlink()
+
+
+def convert_images(mode: str) -> Callable[[Path], None]:
+    """Store every image in Pillow mode `mode` (CMYK as JPEG: PNG holds no CMYK)."""
+    suffix = ".jpg" if mode == "CMYK" else ".png"
+
+    def convert(image: Image.Image) -> Image.Image:
+        if mode == "I;16":
+            return Image.fromarray(np.asarray(image.convert("L"), dtype=np.uint16) * 257)
+        if mode == "P":
+            return image.convert("P", palette=Image.Palette.ADAPTIVE)
+        if mode == "RGBA":
+            rgba = image.convert("RGBA")
+            rgba.putalpha(128)
+            return rgba
+        return image.convert(mode)
+
+    def change(data: Path) -> None:
+        for split in ("train", "val"):
+            path = data / f"{split}.json"
+            coco = json.loads(path.read_text())
+            for info in coco["images"]:
+                source = data / "images" / info["file_name"]
+                with Image.open(source) as image:
+                    converted = convert(image)
+                source.unlink()
+                info["file_name"] = Path(info["file_name"]).with_suffix(suffix).name
+                converted.save(data / "images" / info["file_name"])
+                with Image.open(data / "images" / info["file_name"]) as stored:
+                    assert stored.mode == mode, f"test setup: stored {stored.mode}, wanted {mode}"
+            path.write_text(json.dumps(coco))
+
+    return change
+
+
+def set_box(bbox: list[float], index: int = 0) -> Callable[[Json], None]:
+    return lambda coco: coco["annotations"][index].update(bbox=bbox)
+
+
+def degenerate_boxes(coco: Json) -> None:
+    for annotation, bbox in zip(coco["annotations"], ([1, 1, 0, 5], [1, 1, 5, 0], [1, 1, float("inf"), 5])):
+        annotation["bbox"] = bbox
+
+
+def data_case(change: Callable[[Path], None], run_with: Literal["train", "evaluate"], *expect: str,
+              outcome: Outcome = "error", extra: tuple[str, ...] = (), absent: tuple[str, ...] | None = None,
+              in_subprocess: bool = False) -> Case:
+    """Copy the data, apply `change`, run detector.train or detector.evaluate (with arguments `extra`) on it.
+
+    By default a train run that fails leaves no output folder behind.
+    """
+
+    def build(tmp: Path, assets: Assets) -> list[str]:
+        data = Path(shutil.copytree(assets.data, tmp / "data"))
+        change(data)
+        argv = train_argv if run_with == "train" else eval_argv
+        return argv(tmp, assets, *extra, data=data)
+
+    if absent is None:
+        absent = ("out",) if run_with == "train" and outcome == "error" else ()
+    return Case(f"detector.{run_with}", build, expect, outcome, absent, in_subprocess)
+
+
+def config_case(*extra: str, expect: tuple[str, ...], yaml_text: str | None = None, in_subprocess: bool = False) -> Case:
+    """detector.train with `--set`/other arguments `extra`, or with a config file holding `yaml_text`."""
+
+    def build(tmp: Path, assets: Assets) -> list[str]:
+        config = None
+        if yaml_text is not None:
+            config = tmp / "config.yaml"
+            config.write_text(yaml_text)
+        return train_argv(tmp, assets, *extra, config=config)
+
+    return Case("detector.train", build, expect, absent=("out",), in_subprocess=in_subprocess)
+
+
+def search_case(*overrides: str, expect: tuple[str, ...], in_subprocess: bool = False,
+                check: Callable[[], None] | None = None) -> Case:
+    return Case("nars.search", lambda tmp, assets: search_argv(tmp, assets, *overrides), expect,
+                in_subprocess=in_subprocess, check=check)
+
+
+def ray_not_started() -> None:
+    import ray
+
+    assert not ray.is_initialized(), "Ray was started before the input was checked"
+
+
+# ------------------------------------------------------------------------------- checkpoint builders
+
+
+class RunsCode:
+    """Unpickling this runs a shell command: exactly what `weights_only=True` must refuse."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[[str], int], tuple[str]]:
+        return os.system, (f"touch {self.marker}",)
+
+
+def malicious_checkpoint(tmp: Path) -> Path:
+    path = tmp / "evil.pt"
+    torch.save({"format": "fbnetv3od-checkpoint-v1", "model": RunsCode(tmp / MARKER)}, path)
+    return path
+
+
+def truncated_checkpoint(tmp: Path, assets: Assets) -> Path:
+    path = tmp / "truncated.pt"
+    content = assets.checkpoint.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    return path
+
+
+def checkpoint_with(tmp: Path, assets: Assets, change: Callable[[Json], None]) -> Path:
+    """A copy of the tiny checkpoint with `change` applied to its dict."""
+    data = torch.load(assets.checkpoint, weights_only=True)
+    change(data)
+    path = tmp / "changed.pt"
+    torch.save(data, path)
+    return path
+
+
+def claim_arch(arch: str) -> Callable[[Json], None]:
+    return lambda checkpoint: checkpoint["config"]["model"].update(arch=arch)
+
+
+def bare_state_dict(checkpoint: Json) -> None:
+    """Keep only the weights, as in a checkpoint of another tool (no format marker, no config)."""
+    state = checkpoint.pop("model")
+    checkpoint.clear()
+    checkpoint.update(state)
+
+
+def eval_checkpoint_case(make: Callable[[Path, Assets], Path], *expect: str, absent: tuple[str, ...] = (),
+                         in_subprocess: bool = False) -> Case:
+    return Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, checkpoint=make(tmp, assets)),
+                expect, absent=absent, in_subprocess=in_subprocess)
+
+
+def weights_case(make: Callable[[Path, Assets], Path], *expect: str, absent: tuple[str, ...] = ()) -> Case:
+    """detector.train starting from the checkpoint `make` writes (`model.weights`)."""
+    return Case("detector.train",
+                lambda tmp, assets: train_argv(tmp, assets, "--set", f"model.weights={make(tmp, assets)}"),
+                expect, absent=("out", *absent))
+
+
+def other_arch_weights(tmp: Path, assets: Assets) -> Path:
+    return write_random_checkpoint(tmp / "fbnetv3_a.pt", model={"arch": "fbnetv3_a"})
+
+
+# ------------------------------------------------------------------------------- the table
+
+
+CASES = [
+    # COCO JSON: structure and types
+    pytest.param(data_case(replace_json("train", lambda c: '{"images": ['), "train",
+                           "train.json: not valid JSON (line 1"), id="coco-not-json"),
+    pytest.param(data_case(replace_json("val", lambda c: [c]), "evaluate",
+                           "val.json: top level must be a JSON object, got list"), id="coco-top-level-list"),
+    pytest.param(data_case(edit_json("train", lambda c: c.pop("annotations")), "train",
+                           "train.json: missing top-level key(s) 'annotations'"), id="coco-missing-key"),
+    pytest.param(data_case(edit_json("train", lambda c: c.update(images={"id": 1})), "train",
+                           "train.json: 'images' must be a list, got dict"), id="coco-images-not-a-list"),
+    pytest.param(data_case(edit_json("val", lambda c: c["images"][0].update(id="5")), "evaluate",
+                           "val.json: images[0].id must be an int, got str ('5')"), id="coco-image-id-string"),
+    pytest.param(data_case(edit_json("val", lambda c: c["images"][1].update(width="wide")), "evaluate",
+                           "val.json: image id 6: width must be a positive integer, got 'wide'"), id="coco-width-string"),
+    pytest.param(data_case(edit_json("train", set_box([1, 2, "3", 4])), "train",
+                           "train.json: annotation id 1: bbox must be a list of 4 numbers"), id="coco-bbox-string"),
+    pytest.param(data_case(edit_json("train", lambda c: c["annotations"][0].update(category_id=None)), "train",
+                           "train.json: annotation id 1: category_id must be an int, got null"), id="coco-category-id-null"),
+    # COCO JSON: ids
+    pytest.param(data_case(edit_json("train", lambda c: c["images"][1].update(id=1)), "train",
+                           "train.json: duplicate image id 1"), id="coco-duplicate-image-id"),
+    pytest.param(data_case(edit_json("val", lambda c: c["annotations"][1].update(id=c["annotations"][0]["id"])), "evaluate",
+                           "val.json: duplicate annotation id 11"), id="coco-duplicate-annotation-id"),
+    pytest.param(data_case(edit_json("train", lambda c: c["annotations"][0].update(category_id=42)), "train",
+                           "train.json: annotation id 1: unknown category_id 42 (known: 1, 2, 3)"), id="coco-unknown-category-id"),
+    pytest.param(data_case(edit_json("val", lambda c: c["annotations"][0].update(image_id=99)), "evaluate",
+                           "val.json: annotation id 11: unknown image_id 99"), id="coco-unknown-image-id"),
+    pytest.param(data_case(edit_json("val", lambda c: c["categories"][0].update(name="disc")), "train",
+                           "val.json has categories ['disc', 'square', 'triangle']", "train.json has"),
+                 id="coco-val-categories-differ-from-train"),
+    # image files
+    pytest.param(data_case(delete_image("train"), "train",
+                           "train.json: 1 of 4 image files missing under", "first: train_000000.png"), id="image-file-missing"),
+    pytest.param(data_case(truncate_image("val"), "evaluate",
+                           "val_000000.png: cannot decode image, truncated or not an image"), id="image-truncated"),
+    pytest.param(data_case(truncate_image("train"), "train",
+                           "train_000000.png: cannot decode image, truncated or not an image",
+                           extra=("--set", "train.num_workers=1"), absent=()), id="image-truncated-in-loader-worker"),
+    pytest.param(data_case(replace_image_bytes("val", b"these bytes are no image"), "evaluate",
+                           "val_000000.png: cannot decode image, truncated or not an image"), id="image-not-an-image"),
+    pytest.param(data_case(edit_json("val", lambda c: c["images"][0].update(width=200)), "evaluate",
+                           "val_000000.png: image is 128x96 pixels but val.json says 200x96 (image id 5)"),
+                 id="image-size-differs-from-json"),
+    # boxes: usable data, dropped or clipped with one counted warning
+    pytest.param(data_case(edit_json("val", set_box([10, 10, -5, 20])), "evaluate",
+                           "val.json: dropped 1 degenerate box (1 negative-size)", outcome="warning"), id="box-negative-size"),
+    pytest.param(data_case(edit_json("val", set_box([10, 10, float("nan"), 20])), "evaluate",
+                           "val.json: dropped 1 degenerate box (1 NaN/inf)", outcome="warning"), id="box-nan"),
+    pytest.param(data_case(edit_json("val", set_box([500, 10, 20, 20])), "evaluate",
+                           "val.json: dropped 1 degenerate box (1 outside the image)", outcome="warning"), id="box-outside-image"),
+    pytest.param(data_case(edit_json("val", set_box([10, 10, 0, 20])), "evaluate",
+                           "val.json: dropped 1 degenerate box (1 zero-area)", outcome="warning"), id="box-zero-area"),
+    pytest.param(data_case(edit_json("val", set_box([-10, 10, 40, 20])), "evaluate",
+                           "val.json: clipped 1 box to the image", outcome="warning"), id="box-partly-outside-clipped"),
+    pytest.param(data_case(edit_json("train", degenerate_boxes), "train",
+                           "train.json: dropped 3 degenerate boxes (1 NaN/inf, 2 zero-area)", outcome="warning",
+                           in_subprocess=True), id="boxes-degenerate-train-cli"),
+    # image modes that must just work (train, then evaluate on val, in the same mode)
+    pytest.param(data_case(convert_images("L"), "train", outcome="ok"), id="image-mode-grayscale"),
+    pytest.param(data_case(convert_images("RGBA"), "train", outcome="ok"), id="image-mode-rgba"),
+    pytest.param(data_case(convert_images("P"), "train", outcome="ok"), id="image-mode-palette"),
+    pytest.param(data_case(convert_images("CMYK"), "train", outcome="ok"), id="image-mode-cmyk"),
+    pytest.param(data_case(convert_images("I;16"), "train", outcome="ok"), id="image-mode-16bit"),
+    # config and CLI
+    pytest.param(config_case("--set", "train.lrr=0.1", expect=("unknown key 'train.lrr'; did you mean 'lr'?",)),
+                 id="config-unknown-key"),
+    pytest.param(config_case(yaml_text="model:\n  rpn: {nms_thres: 0.5}\n",
+                             expect=("unknown key 'model.rpn.nms_thres'; did you mean 'nms_thresh'?",)),
+                 id="config-file-unknown-key"),
+    pytest.param(config_case("--set", "model.freeze_at=two", expect=("model.freeze_at: Input should be a valid integer",)),
+                 id="config-wrong-type"),
+    pytest.param(config_case("--set", "model.roi_heads.score_thresh=1.5",
+                             expect=("model.roi_heads.score_thresh: got 1.5; input should be less than or equal to 1",)),
+                 id="config-out-of-range"),
+    pytest.param(config_case("--set", "model.rpn.iou_thresholds=[0.8, 0.7]",
+                             expect=("model.rpn.iou_thresholds: lower bound 0.8 must be <= upper bound 0.7",)),
+                 id="config-iou-lower-above-upper"),
+    pytest.param(config_case("--set", "model.arch=fbnetv3_z", expect=("model.arch: unknown arch 'fbnetv3_z'", "fbnetv3_a")),
+                 id="config-unknown-arch"),
+    pytest.param(config_case("--set", "model.norm=XN",
+                             expect=("model.norm: got 'XN'; input should be 'BN', 'GN', 'SyncBN', 'naiveSyncBN' or 'FrozenBN'",)),
+                 id="config-unknown-norm"),
+    pytest.param(config_case(yaml_text="model: {arch: [\n", expect=("config.yaml line 2: not valid YAML",)),
+                 id="config-file-not-yaml"),
+    pytest.param(config_case("--set", "model.norm", expect=("--set expects key=value", "got 'model.norm'"), in_subprocess=True),
+                 id="set-without-equals"),
+    pytest.param(config_case("--set", "=3", expect=("--set expects key=value", "got '=3'")), id="set-empty-key"),
+    pytest.param(config_case("--set", "model.norm.kind=BN", expect=("--set model.norm.kind=BN: 'norm' is a value, not a section",)),
+                 id="set-into-a-value"),
+    pytest.param(Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, "--batch-size", "0"),
+                      ("--batch-size must be >= 1, got 0",)), id="evaluate-batch-size-zero"),
+    pytest.param(search_case("search.searcher=foo", expect=(
+        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe' or 'optuna-qmc'",),
+                             in_subprocess=True), id="search-unknown-searcher"),
+    pytest.param(search_case("constraints=['flops <= 1']", expect=("flops <= 1 unreachable: smallest flops among",),
+                             check=ray_not_started), id="search-impossible-flops"),
+    pytest.param(search_case("search.proxy_epochs", expect=("--set expects key=value", "got 'search.proxy_epochs'")),
+                 id="search-set-without-equals"),
+    # checkpoints
+    pytest.param(eval_checkpoint_case(lambda tmp, assets: tmp / "missing.pt", "checkpoint not found:", "missing.pt"),
+                 id="checkpoint-missing"),
+    pytest.param(eval_checkpoint_case(truncated_checkpoint,
+                                      "truncated.pt: not a readable checkpoint (truncated, corrupt or not a torch file)"),
+                 id="checkpoint-truncated"),
+    pytest.param(eval_checkpoint_case(lambda tmp, assets: malicious_checkpoint(tmp),
+                                      "evil.pt: refused to load: it would import posix.system", absent=(MARKER,),
+                                      in_subprocess=True), id="checkpoint-pickle-runs-code"),
+    pytest.param(weights_case(lambda tmp, assets: malicious_checkpoint(tmp),
+                              "evil.pt: refused to load: it would import posix.system", absent=(MARKER,)),
+                 id="weights-pickle-runs-code"),
+    pytest.param(weights_case(other_arch_weights, "fbnetv3_a.pt does not fit this architecture", "differ in shape"),
+                 id="weights-of-another-arch"),
+    pytest.param(Case("detector.train", lambda tmp, assets: train_argv(tmp, assets, "--set", "model.weights=FBNetV3z COCO"),
+                      ("model.weights: 'FBNetV3z COCO' is neither a registered name", "nor an existing file"),
+                      absent=("out",)), id="weights-unknown-name"),
+    pytest.param(eval_checkpoint_case(lambda tmp, assets: checkpoint_with(tmp, assets, claim_arch("fbnetv3_a")),
+                                      "changed.pt does not fit this architecture"), id="checkpoint-weights-of-another-arch"),
+    pytest.param(eval_checkpoint_case(lambda tmp, assets: checkpoint_with(tmp, assets, bare_state_dict),
+                                      "changed.pt: not an FBNetV3OD training checkpoint"), id="checkpoint-without-format"),
+    pytest.param(data_case(edit_json("val", lambda c: c["categories"][2].update(name="star")), "evaluate",
+                           "val.json has classes ['circle', 'square', 'star'] but", "tiny.pt was trained on"),
+                 id="checkpoint-classes-differ-from-data"),
+]
+
+
+def run(case: Case, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of the CLI run as `case` asks."""
+    if case.in_subprocess:
+        proc = subprocess.run([sys.executable, "-m", case.cli, *argv], cwd=REPO, env=CLI_ENV, capture_output=True, check=False,
+                              text=True, timeout=300)
+        return proc.returncode, proc.stdout, proc.stderr
+    main = importlib.import_module(case.cli).main
+    try:
+        main(argv)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input(case: Case, assets: Assets, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(case, case.build(tmp_path, assets), capsys)
+    assert "Traceback" not in err
+    if case.outcome == "error":
+        assert status == 2, err
+        lines = err.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        message = lines[0]
+    else:
+        assert status == 0, err
+        assert "error:" not in err and SUCCESS[case.cli] in out, err
+        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+        assert len(warnings) == (1 if case.outcome == "warning" else 0), err
+        message = warnings[0] if warnings else ""
+    for fragment in case.expect:
+        assert fragment in message
+    for path in case.absent:
+        assert not (tmp_path / path).exists(), f"{path} was created"
+    if case.check is not None:
+        case.check()
