@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from nars.searcher import NARSSearcher, RoundSettings, point_key
 
 log = logging.getLogger("nars.search")
 CALIBRATION_NAME = "calibration"
+TrialFn = Callable[..., None]  # a Ray Tune function trainable taking `nars.trainable.run_trial`'s keyword arguments
 
 
 # ---------------------------------------------------------------------- costs and constraints
@@ -117,7 +119,7 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
             predictor_options=s.predictor.options,
         )
         return NARSSearcher(
-            space, metric=None, mode=None, max_trials=max_trials, settings=settings, feasible=feasible,
+            space, metric=s.metric, mode="max", max_trials=max_trials, settings=settings, feasible=feasible,
             free_stats=costs.free_stats, costs=costs.objectives(s.cost_objectives) if s.cost_objectives else None, seed=s.seed,
         )
     if s.searcher == "random":
@@ -159,18 +161,23 @@ def trial_dirname(trial: Any) -> str:
 
 
 def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, output: Path, storage: Path, name: str, searcher: Any,
-             num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool) -> Any:
-    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid."""
+             num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool, trial_fn: TrialFn | None = None) -> Any:
+    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid.
+
+    `trial_fn` is the function trainable (default `nars.trainable.run_trial`); another one takes the same
+    keyword arguments (e.g. a wrapper that injects faults, or a cheap stand-in objective).
+    """
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
-    from nars.trainable import run_trial
+    if trial_fn is None:
+        from nars.trainable import run_trial as trial_fn
 
     s = experiment.search
     trainable = tune.with_resources(
         tune.with_parameters(
-            run_trial, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
+            trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
             cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), device=device,
             work_dir=str(output / "trials"),
         ),
@@ -192,7 +199,7 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
             tune_config=tune.TuneConfig(
                 search_alg=ConcurrencyLimiter(searcher, max_concurrent=s.max_concurrent),
                 scheduler=scheduler, metric=None if own else s.metric, mode=None if own else "max", num_samples=num_samples,
-                trial_dirname_creator=trial_dirname,
+                trial_dirname_creator=trial_dirname, reuse_actors=True,  # one worker process trains trial after trial (no re-imports)
             ),
             run_config=tune.RunConfig(
                 name=name, storage_path=str(storage), verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
@@ -326,7 +333,7 @@ def plot_front(result: Any, metric: str, cost: str, path: Path) -> None:
 
 
 def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], paths: Any, costs: Costs, storage: Path,
-              output: Path, resume: bool, device: str) -> int:
+              output: Path, resume: bool, device: str, trial_fn: TrialFn | None = None) -> int:
     """The paper's early-stop rule: the smallest epoch whose ranking agrees with the final one."""
     import json
 
@@ -336,7 +343,8 @@ def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], pa
 
     c = experiment.search.calibrate
     searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None, seed=experiment.search.seed + 1)
-    results = run_tune(experiment, space_spec, paths, output, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume, device, asha=False)
+    results = run_tune(experiment, space_spec, paths, output, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume,
+                       device, asha=False, trial_fn=trial_fn)
     _, curves = collect(results, c.full_epochs, experiment.search.metric)
     table = curves.pivot_table(index="trial_id", columns="epoch", values=experiment.search.metric)
     table = table.dropna()
@@ -382,7 +390,8 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
 
 
 @run_cli
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None:
+    """The CLI; `trial_fn` replaces the detector trial (library use and tests; see `run_tune`)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     experiment = load_experiment(args.config, _cli_overrides(args))
@@ -406,10 +415,11 @@ def main(argv: list[str] | None = None) -> None:
     init_ray(args.address)
     proxy_epochs = experiment.search.proxy_epochs
     if args.calibrate:
-        proxy_epochs = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device)
+        proxy_epochs = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device, trial_fn)
     s = experiment.search
     searcher = build_searcher(experiment, space, costs, s.num_samples)
-    results = run_tune(experiment, space_spec, paths, output, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume, device, asha=True)
+    results = run_tune(experiment, space_spec, paths, output, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume,
+                       device, asha=True, trial_fn=trial_fn)
     trials, curves = collect(results, proxy_epochs, s.metric)
     write_table(trials, output / "trials.csv")
     with atomic_open(output / "trials.parquet", "wb") as handle:

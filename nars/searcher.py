@@ -66,8 +66,8 @@ class NARSSearcher(Searcher):
 
     Args:
         space: a `search_spaces.SearchSpace` (sample / encode / mutate / crossover).
-        metric, mode: the accuracy metric reported by trials and its direction (None: set once by
-            Tune's `TuneConfig(metric=..., mode=...)`).
+        metric, mode: the accuracy metric reported by trials and its direction (None: taken from
+            Tune's `TuneConfig(metric=..., mode=...)`, which Ray forwards only with a `param_space`).
         max_trials: stop suggesting after this many (None: until Ray's num_samples).
         settings: round sizes and predictor choice.
         feasible: points -> bool mask of the constraints (None: all feasible).
@@ -109,6 +109,11 @@ class NARSSearcher(Searcher):
     # ------------------------------------------------------------------ Ray Tune interface
 
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.metric is None or self.mode is None:
+            raise ValueError(
+                "NARSSearcher needs metric and mode: pass them to NARSSearcher (Ray forwards TuneConfig's "
+                "metric/mode to a searcher only together with a param_space)"
+            )
         if self.max_trials is not None and len(self.history) + len(self.pending) >= self.max_trials:
             return Searcher.FINISHED
         if not self.queue:
@@ -129,6 +134,17 @@ class NARSSearcher(Searcher):
             return {}
         i = latest["points"].index(point)
         return {PREDICTED_KEY: latest["predicted"][i], PREDICTED_STD_KEY: latest["std"][i]}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
+        """Take the metric and mode of Tune's `TuneConfig` when ours are unset.
+
+        Tune calls this only when the Tuner has a `param_space`; Ray's base class ignores them.
+        """
+        if self._metric is None:
+            self._metric = metric
+        if self._mode is None:
+            self._mode = mode
+        return True
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         entry = self.pending.pop(trial_id, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +76,43 @@ def test_quickstart_search_end_to_end_and_winner_trains(tmp_path):
                 "--output", str(tmp_path / "winner"), "--epochs", "1", "--no-progress")
     assert train.returncode == 0, train.stderr[-3000:]
     assert (tmp_path / "winner" / "model_final.pt").is_file()
+
+
+SMALL = ["data.synthetic.num_train=8", "data.synthetic.num_val=4", "search.num_samples=4", "search.initial_points=2", "search.round_size=2",
+         "search.proxy_epochs=1", "search.calibrate.candidates=3", "search.calibrate.full_epochs=2", "search.objectives=[ap,flops]",
+         "search.evolution.population=8", "search.evolution.generations=2", "search.evolution.children_per_generation=64",
+         "search.predictor.pretrain_points=8"]
+
+
+def _epochs_trained(out: Path) -> dict[str, int]:
+    """Epoch lines each trial's training wrote: grows whenever a trial trains again."""
+    return {d.name: len((d / "metrics.jsonl").read_text().splitlines()) for d in (out / "trials").iterdir()}
+
+
+def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_again(tmp_path):
+    out = tmp_path / "search"
+    args = ["-m", "nars.search", "--config", "experiments/quickstart_search.yaml", "--output", str(out), "--calibrate", "--set", *SMALL]
+    first = run(*args)
+    assert first.returncode == 0, first.stderr[-3000:]
+    calibration = json.loads((out / "calibration.json").read_text())
+    assert set(calibration["kendall_tau_by_epoch"]) == {"1", "2"} and calibration["candidates"] == 3
+    assert calibration["proxy_epochs"] in (1, 2) and f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout
+
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and set(trials["round"]) == {0, 1}
+    assert trials["predicted"].notna().tolist() == (trials["round"] > 0).tolist(), "round 1 trials carry their prediction"
+    assert set(pd.read_csv(out / "curves.csv")["epoch"]) <= set(range(1, calibration["proxy_epochs"] + 1))
+    recipes = sorted((out / "pareto_recipes").glob("recipe_*.yaml"))
+    assert recipes and (out / "pareto_recipes" / "pareto_front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    front = [float(re.search(r"# flops: (\S+)", r.read_text())[1]) for r in recipes]
+    assert all(f <= 3e8 for f in front), "every point of the front meets the constraint"
+    assert "# flops:" in (out / "best_recipe.yaml").read_text()
+    assert (out / "report" / "report.md").is_file() and (out / "report" / "pareto.png").is_file()
+
+    trained = _epochs_trained(out)
+    assert len(trained) == 4 + 3  # search trials + calibration candidates
+    again = run(*args[:-len(SMALL) - 1], "--resume", "--set", *SMALL)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _epochs_trained(out) == trained, "a resumed finished search trains nothing again"
+    resumed = pd.read_csv(out / "trials.csv")
+    pd.testing.assert_frame_equal(resumed.drop(columns="finished_at"), trials.drop(columns="finished_at"))

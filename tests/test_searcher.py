@@ -36,19 +36,21 @@ def local_ray():
 
 
 def test_search_through_ray_tune_improves_on_round_zero(local_ray, tmp_path):
-    searcher = NARSSearcher(load_space(SPACE), max_trials=20, settings=settings(), seed=0)
+    # Ray forwards TuneConfig's metric to a searcher only with a param_space: the searcher gets its own
+    searcher = NARSSearcher(load_space(SPACE), metric="score", mode="max", max_trials=20, settings=settings(), seed=0)
     tuner = tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), metric="score", mode="max", num_samples=-1, reuse_actors=True,
-                                    scheduler=ASHAScheduler(time_attr="epoch", max_t=2, grace_period=1)),
+        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, 2), num_samples=-1, reuse_actors=True,
+                                    scheduler=ASHAScheduler(time_attr="epoch", max_t=2, grace_period=1, metric="score", mode="max")),
         run_config=tune.RunConfig(storage_path=str(tmp_path), name="toy", verbose=0),
     )
     frame = tuner.fit().get_dataframe()
     assert len(frame) == 20
     by_round = frame.groupby(f"config/{ROUND_KEY}")["score"]
     assert set(by_round.size().index) == {0, 1, 2, 3}
-    later = frame[frame[f"config/{ROUND_KEY}"] > 0]["score"]
-    assert later.mean() > by_round.mean()[0]  # the predictor steers towards better points
+    later = frame[frame[f"config/{ROUND_KEY}"] > 0]
+    assert later[f"config/{PREDICTED_KEY}"].notna().all(), "Tune's metric reached the searcher: later rounds are predicted"
+    assert later["score"].mean() > by_round.mean()[0]  # the predictor steers towards better points
 
 
 def _drive(searcher: NARSSearcher, n: int, start: int = 0) -> list[dict]:
@@ -76,6 +78,14 @@ def test_save_and_restore_continue_identically(tmp_path):
     assert _drive(restored, 6, start=10) == expected
     keys = {str(sorted(p.items())) for p in _drive(restored, 4, start=16)}
     assert not keys & {str(sorted(e["point"].items())) for e in restored.history[:16]}, "no point is trained twice"
+
+
+def test_a_searcher_without_metric_refuses_to_suggest():
+    with pytest.raises(ValueError, match="needs metric and mode"):
+        NARSSearcher(load_space(SPACE)).suggest("t0")
+    late = NARSSearcher(load_space(SPACE))
+    assert late.set_search_properties("score", "max", {}) and late.metric == "score"
+    assert isinstance(late.suggest("t0"), dict)
 
 
 def test_trial_configs_carry_the_prediction_made_before_training():
