@@ -102,7 +102,9 @@ def init_ray(address: str | None) -> None:
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     else:
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        # "local": a new Ray of our own even when this machine runs a cluster (`ray start`), which a bare
+        # ray.init() would join, and then refuse our num_cpus
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
 
 
 def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials: int) -> Any:
@@ -192,7 +194,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
         own = getattr(searcher, "metric", None) is not None
         scheduler = None
         if asha and s.asha is not None:
-            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=s.asha.grace_period, reduction_factor=s.asha.reduction_factor,
+            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=s.asha.grace_period,
+                                      reduction_factor=s.asha.reduction_factor,
                                       **({"metric": s.metric, "mode": "max"} if own else {}))
         tuner = tune.Tuner(
             trainable,
@@ -282,7 +285,7 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
         settings=EvolutionSettings(population=s.evolution.population, generations=s.evolution.generations,
                                    children_per_generation=s.evolution.children_per_generation, seed=s.seed),
     )
-    measured = {point_key(p): v for p, v in zip(points, y)}
+    measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
     winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
                     result.front_predicted, result.front_costs, result.scored_per_minute)
     cost = costs.model.measure(winner.point)
@@ -290,7 +293,7 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
                  extra={"flops": cost.flops, "params": cost.params})
     if s.cost_objectives:
         folder = output / "pareto_recipes"
-        for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted)):
+        for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted, strict=True)):
             costs_here = {name: values[i] for name, values in result.front_costs.items()}
             write_recipe(space, point, folder / f"recipe_{i:02d}.yaml", predicted=predicted,
                          measured=measured.get(point_key(point)), metric=s.metric, extra=costs_here)
@@ -304,7 +307,8 @@ def write_recipe(space: Any, point: dict[str, Any], path: Path, *, predicted: fl
     header = [
         "# Found by `python -m nars.search`: a complete detector config for",
         "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
-        f"# predicted {metric}: {predicted:.2f}" + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; not trained during the search"),
+        f"# predicted {metric}: {predicted:.2f}"
+        + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; not trained during the search"),
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
     atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
@@ -342,7 +346,8 @@ def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], pa
     from nars.baselines import RandomSearcher
 
     c = experiment.search.calibrate
-    searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None, seed=experiment.search.seed + 1)
+    searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None,
+                              seed=experiment.search.seed + 1)
     results = run_tune(experiment, space_spec, paths, output, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume,
                        device, asha=False, trial_fn=trial_fn)
     _, curves = collect(results, c.full_epochs, experiment.search.metric)
@@ -441,7 +446,8 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     print(f"\nsearch finished in {seconds / 60:.1f} min: {len(trials)} trials ({', '.join(f'{v} {k}' for k, v in counts.items())})")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     measured = f", measured {winner.measured:.2f}" if winner.measured is not None else ""
-    print(f"\nwinner (predictor-driven evolution, {winner.scored_per_minute:,.0f} candidates/min): predicted {metric} {winner.predicted:.2f}{measured}")
+    print(f"\nwinner (predictor-driven evolution, {winner.scored_per_minute:,.0f} candidates/min): "
+          f"predicted {metric} {winner.predicted:.2f}{measured}")
     print(f"outputs in {output}: trials.csv, curves.csv, best_recipe.yaml, predictor.pt, search_config.yaml, report/")
     print(f"train the winner: python -m detector.train --config {output / 'best_recipe.yaml'} --data <dataset> --output <dir>")
 
