@@ -9,10 +9,6 @@ would exceed `--cost-budget` seconds, it costs as many as fit and extrapolates, 
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
-import re
 import statistics
 import sys
 import time
@@ -22,30 +18,13 @@ import numpy as np
 import scipy
 import torch
 
+from _common import BENCHMARKS_MD, SHARED_NOTE, header, timed, write_section
 from search_spaces import CostModel, load_space
 
 SECTION = "Search space speed"
-REPO = Path(__file__).resolve().parents[1]
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), cpu)
-    return f"{platform.platform()}, {model}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}"
-
-
-def _cpuinfo() -> list[str]:
-    path = Path("/proc/cpuinfo")
-    return path.read_text().splitlines() if path.is_file() else []
-
-
-def run(args: argparse.Namespace) -> str:
+def run(args: argparse.Namespace, argv: list[str]) -> str:
     torch.set_num_threads(args.threads)
     space, t_load = timed(load_space)
     points, t_sample = timed(space.sample, args.points, 0)
@@ -76,19 +55,16 @@ def run(args: argparse.Namespace) -> str:
     mean = total / costed
     note = f" (extrapolated from {costed} archs costed in {total:.0f} s)" if costed < args.archs else ""
     cost_line = (
-        f"| cost {args.archs:,} distinct archs (FLOPs + params) | {mean * args.archs:.0f} s{note} | "
-        f"{mean * 1000:.0f} ms per arch (median {statistics.median(per_arch) * 1000:.0f} ms); {distinct} models measured |"
+        f"| cost {args.archs:,} distinct archs (FLOPs + params) | {mean * args.archs:.1f} s{note} | "
+        f"{mean * 1000:.1f} ms per arch (median {statistics.median(per_arch) * 1000:.1f} ms); {distinct} models measured |"
     )
     lines = [
-        f"## {SECTION}",
-        "",
-        "Command: `OMP_WAIT_POLICY=PASSIVE python benchmarks/space_speed.py "
-        f"--points {args.points} --archs {args.archs} --threads {args.threads} --latency-archs {args.latency_archs}`",
-        "",
-        f"- Date: {datetime.date.today().isoformat()}",
-        f"- Machine: {machine()}",
-        f"- torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}, scipy {scipy.__version__}",
-        f"- Space: default FBNetV3 space, {len(space)} searched parameters, {len(space.feature_names)} encoded features",
+        *header(
+            SECTION, "space_speed.py", argv,
+            f"torch {torch.__version__} ({args.threads} threads), numpy {np.__version__}, scipy {scipy.__version__}",
+            f"Space: default FBNetV3 space, {len(space)} searched parameters, {len(space.feature_names)} encoded features",
+        ),
+        SHARED_NOTE,
         "",
         "| step | time | notes |",
         "|---|---|---|",
@@ -105,34 +81,29 @@ def run(args: argparse.Namespace) -> str:
         "random images at each point's min_size x max_size |",
         "",
         f"FLOPs of the costed archs: median {np.median(flops) / 1e9:.2f} G, range {min(flops) / 1e9:.2f}-{max(flops) / 1e9:.2f} G "
-        "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs are counted on the model built on the "
-        "meta device (shapes only): costing time is Python dispatch per layer and model construction, not arithmetic.",
+        "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs and params are summed over the model's "
+        "parts, each counted once on the meta device (shapes only) and memoized (`search_spaces.part_costs`): a new arch "
+        "pays only for the parts not seen before.",
         "",
     ]
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (up to the next `## ` heading) or append it."""
-    text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> str:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--archs", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=2, help="torch threads while costing")
     parser.add_argument("--latency-archs", type=int, default=10)
     parser.add_argument("--cost-budget", type=float, default=900.0, help="seconds of costing before extrapolating")
-    parser.add_argument("--output", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
     args = parser.parse_args(argv)
-    section = run(args)
-    write_section(args.output, section)
+    section = run(args, argv)
+    write_section(args.output, SECTION, section)
     print(section)
+    return section
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,4 +1,4 @@
-"""Baseline searchers over the same spaces: uniform random sampling and Optuna (TPE, QMC).
+"""Baseline searchers over the same spaces: uniform random sampling, regularized evolution and Optuna (TPE, QMC).
 
 Optuna runs through Ray's own `OptunaSearch` with a define-by-run function that asks Optuna for
 exactly the space's active parameters (conditions respected), so trials are comparable with NARS.
@@ -15,6 +15,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from detector.atomic import atomic_write_text
+from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.params import Choice, Float, Int
 
 Point = dict[str, Any]
@@ -48,6 +49,48 @@ class RandomSearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         state = json.loads(Path(checkpoint_path).read_text())
         self.suggested, self.seed = state["suggested"], state["seed"]
+
+
+class RegularizedEvolution(MetricAwareSearcher):
+    """Regularized (aging) evolution, Real et al. 2019: the first `population` points are random;
+    then each suggestion mutates the best of `sample` random members, and the oldest member dies."""
+
+    def __init__(self, space: Any, *, population: int = 20, sample: int = 5, seed: int = 0,
+                 metric: str | None = None, mode: str | None = None) -> None:
+        super().__init__(metric=metric, mode=mode)
+        if not 1 <= sample <= population:
+            raise ValueError(f"need 1 <= sample <= population, got sample={sample}, population={population}")
+        self.space, self.population, self.sample, self.seed = space, population, sample, seed
+        self.suggested = 0
+        self.pending: dict[str, Point] = {}
+        self.members: list[tuple[Point, float]] = []  # oldest first
+
+    def suggest(self, trial_id: str) -> Point | None:
+        rng = np.random.default_rng([self.seed, self.suggested])
+        if len(self.members) < self.population:
+            point = self.space.sample(1, seed=int(rng.integers(2**31)), method="random")[0]
+        else:
+            contenders = [self.members[i] for i in rng.choice(len(self.members), size=self.sample, replace=False)]
+            best = max(contenders, key=lambda m: m[1] if self.mode == "max" else -m[1])
+            point = self.space.mutate(best[0], rng)
+        self.suggested += 1
+        self.pending[trial_id] = point
+        return point
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        point = self.pending.pop(trial_id, None)
+        value = None if error or not result else result.get(self.metric)
+        if point is None or value is None or not np.isfinite(value):
+            return
+        self.members = (self.members + [(point, float(value))])[-self.population:]
+
+    def save(self, checkpoint_path: str) -> None:
+        atomic_write_text(checkpoint_path, json.dumps({"suggested": self.suggested, "pending": self.pending, "members": self.members}))
+
+    def restore(self, checkpoint_path: str) -> None:
+        state = json.loads(Path(checkpoint_path).read_text())
+        self.suggested, self.pending = state["suggested"], state["pending"]
+        self.members = [(point, value) for point, value in state["members"]]
 
 
 class OptunaDefineByRun:

@@ -28,6 +28,7 @@ from detector.atomic import atomic_write_text
 from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
+from nars.tune_searcher import MetricAwareSearcher
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def point_key(point: Mapping[str, Any]) -> str:
     return json.dumps(point, sort_keys=True, default=str)
 
 
-class NARSSearcher(Searcher):
+class NARSSearcher(MetricAwareSearcher):
     """Suggests points of `space`; learns from every finished trial's `metric`.
 
     Args:
@@ -134,17 +135,6 @@ class NARSSearcher(Searcher):
             return {}
         i = latest["points"].index(point)
         return {PREDICTED_KEY: latest["predicted"][i], PREDICTED_STD_KEY: latest["std"][i]}
-
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
-        """Take the metric and mode of Tune's `TuneConfig` when ours are unset.
-
-        Tune calls this only when the Tuner has a `param_space`; Ray's base class ignores them.
-        """
-        if self._metric is None:
-            self._metric = metric
-        if self._mode is None:
-            self._mode = mode
-        return True
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         entry = self.pending.pop(trial_id, None)

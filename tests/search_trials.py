@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from _tiny import CLI_ENV, REPO
 from ray import tune
 
+from _tiny import CLI_ENV, REPO
 from nars.searcher import NARSSearcher, point_key
 from nars.trainable import run_trial
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 
 

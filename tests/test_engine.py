@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from _tiny import make_synthetic, tiny_config
 from torch import nn
 
+from _tiny import make_synthetic, tiny_config
 from detector.checkpoint import load_checkpoint, model_from_checkpoint
 from detector.config import load_config
 from detector.data import DataPaths, resolve_data_paths

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from _tiny import make_synthetic
 from torch import nn
 
+from _tiny import make_synthetic
 from detector.data import CocoDetection
 from detector.evaluate import evaluate_coco, format_metrics_table, json_safe
 
@@ -81,7 +81,6 @@ def test_no_detections_give_zero_ap_not_an_error(val_set: CocoDetection) -> None
 
 def test_evaluates_a_real_detector(val_set: CocoDetection, tmp_path: Path) -> None:
     from _tiny import TINY_CONFIG
-
     from detector.model import build_detector
 
     torch.manual_seed(0)

@@ -11,12 +11,12 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
-from toy_objective import objective, trainable
 
 from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY
 from nars.pareto import non_dominated_rank, pareto_mask
 from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings
 from search_spaces import load_space
+from toy_objective import objective, trainable
 
 SPACE = {"parameters": {**{f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(4)},
                         "op": {"type": "choice", "values": ["a", "b", "c"]}}}

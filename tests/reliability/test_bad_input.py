@@ -28,9 +28,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 from conftest import write_random_checkpoint
 from PIL import Image
+
+from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 
 TINY_ARCH = {"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"}
 MARKER = "PWNED"  # what the malicious pickle would create

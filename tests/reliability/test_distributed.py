@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 
+from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 from detector.curves import read_metrics
 
 EPOCHS = 6

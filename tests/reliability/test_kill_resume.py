@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import torch
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 
+from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 from detector.checkpoint import load_checkpoint
 from detector.curves import read_metrics
 from detector.data import resolve_data_paths

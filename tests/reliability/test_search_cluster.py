@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _tiny import REPO
 from ray._common.utils import reset_ray_address
 from ray.cluster_utils import Cluster
+
+from _tiny import REPO
 from search_trials import ENV, TOY_EPOCH_S, read_events, search_command
 
 EPOCHS = 3

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from _tiny import REPO
 from search_trials import ENV, TOY_EPOCH_S, read_events, search_command
 

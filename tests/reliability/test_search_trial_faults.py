@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from _tiny import REPO
-from search_trials import ENV, FAULTS, START_ORDER, read_events, search_command
 
+from _tiny import REPO
 from detector.config import load_config
+from search_trials import ENV, FAULTS, START_ORDER, read_events, search_command
 
 SETTINGS = ["search.max_failures=1", "search.proxy_epochs=1", "data.synthetic={num_train: 8, num_val: 2, image_size: [96, 128]}"]
 TIMEOUT_S = 600

@@ -1,0 +1,410 @@
+"""Detector speed: FBNetV3OD beside torchvision's MobileNetV3 Faster R-CNNs on the CPU.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/detector_speed.py [--repeats 20] [--train-steps 8] [--threads 2 1]
+
+Two settings, torchvision's own test settings of its two models: input 320/640 with 150/150 RPN
+test proposals (`fasterrcnn_mobilenet_v3_large_320_fpn`) and 800/1333 with 1000/1000
+(`fasterrcnn_mobilenet_v3_large_fpn`); FBNetV3OD a_dsmask and a (C4) run with the same input size
+and proposal counts. Per setting: batch-1 inference latency (each of `--threads`, the first being
+the headline), the time per part (transform, trunk, RPN, RoI heads; forward hooks), params and
+FLOPs; at the first setting also training throughput (SGD steps on batch 2 with synthetic boxes),
+ONNX Runtime latency of our exported model and a row at d2go's own test proposals (1000/30).
+All models run interleaved in each repeat, so the ratios share the noise. When a_dsmask misses the
+goal (<= `--goal` x the baseline's latency at 320) a `torch.profiler` table of the top operators
+is added. Writes the section "Detector speed" of BENCHMARKS.md and `benchmarks/figures/detector_latency.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import Tensor, nn
+from torch.utils.flop_counter import FlopCounterMode
+from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, fasterrcnn_mobilenet_v3_large_fpn
+
+from _common import BENCHMARKS_MD, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
+from detector.export import export_model
+from detector.model import build_detector
+
+SECTION = "Detector speed"
+OURS = {"FBNetV3OD a_dsmask": "fbnetv3_a_dsmask", "FBNetV3OD a": "fbnetv3_a"}
+GOAL_MODEL = "FBNetV3OD a_dsmask"
+D2GO_ROW = "FBNetV3OD a_dsmask, d2go test proposals 1000/30"
+ONNX_ROW = "FBNetV3OD a_dsmask, ONNX Runtime"
+POOLER = 6  # FBNetV3OD's default RoIAlign output size, used by every model built here
+# (module path inside a GeneralizedRCNN, label); a parent's own time excludes the listed children.
+PARTS = [
+    ("transform", "resize + normalise"),
+    ("backbone", "trunk (+ FPN for tv)"),
+    ("rpn.head", "RPN head"),
+    ("rpn", "RPN anchors + NMS"),
+    ("roi_heads.box_roi_pool", "RoIAlign"),
+    ("roi_heads.box_head", "box head"),
+    ("roi_heads.box_predictor", "box predictor"),
+    ("roi_heads", "box post-processing"),
+]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One input size and proposal budget, applied to every model alike, and the torchvision model made for it."""
+
+    min_size: int
+    max_size: int
+    pre_nms: int
+    post_nms: int
+    image: tuple[int, int]  # H, W of the random test image: multiples of 32, so torchvision pads nothing
+    baseline: str
+    builder: Callable[..., nn.Module]
+
+    @property
+    def label(self) -> str:
+        return f"input {self.min_size}/{self.max_size}, RPN test proposals {self.pre_nms}/{self.post_nms}"
+
+
+SETTINGS = {
+    "320": Setting(320, 640, 150, 150, (320, 416), "tv mobilenet_v3_large_320_fpn", fasterrcnn_mobilenet_v3_large_320_fpn),
+    "800": Setting(800, 1333, 1000, 1000, (800, 1056), "tv mobilenet_v3_large_fpn", fasterrcnn_mobilenet_v3_large_fpn),
+}
+
+
+def ours(arch: str, setting: Setting, pre_nms: int, post_nms: int, num_classes: int) -> nn.Module:
+    """FBNetV3OD with random weights, BN and nothing frozen, at `setting`'s input size."""
+    config = {
+        "model": {"arch": arch, "weights": None, "freeze_at": 0, "norm": "BN",
+                  "rpn": {"pre_nms_topk_test": pre_nms, "post_nms_topk_test": post_nms}},
+        "input": {"min_size": setting.min_size, "max_size": setting.max_size},
+    }
+    return build_detector(config, num_classes=num_classes, load_weights=False)
+
+
+def build_models(setting: Setting, d2go_row: bool, num_classes: int = 80) -> dict[str, nn.Module]:
+    """Ours and the setting's torchvision model (no weights at all), same input size and proposals, in eval mode."""
+    models = {name: ours(arch, setting, setting.pre_nms, setting.post_nms, num_classes) for name, arch in OURS.items()}
+    models[setting.baseline] = setting.builder(
+        weights=None, weights_backbone=None, num_classes=num_classes + 1, min_size=setting.min_size,
+        max_size=setting.max_size, rpn_pre_nms_top_n_test=setting.pre_nms, rpn_post_nms_top_n_test=setting.post_nms,
+    )
+    if d2go_row:
+        models[D2GO_ROW] = ours(OURS[GOAL_MODEL], setting, 1000, 30, num_classes)
+    return {name: model.eval() for name, model in models.items()}
+
+
+def count_flops(model: nn.Module, image: Tensor) -> int:
+    """FLOPs of one inference as `FlopCounterMode` counts them: 2 x MACs of convolutions and matmuls only."""
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model([image])
+    return int(counter.get_total_flops())
+
+
+class PartTimer:
+    """Forward hooks that add up the wall time spent in each of `PARTS` (children subtracted from parents)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.total: dict[str, float] = {path: 0.0 for path, _ in PARTS}
+        self._handles = []
+        for path, _ in PARTS:
+            module = model.get_submodule(path)
+            self._handles.append(module.register_forward_pre_hook(self._start(path)))
+            self._handles.append(module.register_forward_hook(self._stop(path)))
+        self._started: dict[str, float] = {}
+
+    def _start(self, path: str) -> Callable[..., None]:
+        def hook(*_: object) -> None:
+            self._started[path] = time.perf_counter()
+        return hook
+
+    def _stop(self, path: str) -> Callable[..., None]:
+        def hook(*_: object) -> None:
+            self.total[path] += time.perf_counter() - self._started.pop(path)
+        return hook
+
+    def own(self) -> dict[str, float]:
+        """Seconds per part with each child's time taken out of its parent's."""
+        own = dict(self.total)
+        for path, _ in PARTS:
+            parent = path.rpartition(".")[0]
+            if parent in own:
+                own[parent] -= self.total[path]
+        return own
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+
+def part_times(models: dict[str, nn.Module], image: Tensor, repeats: int) -> dict[str, dict[str, float]]:
+    """Mean ms per inference spent in each part, per model (the hooks add a little overhead of their own)."""
+    result = {}
+    for name, model in models.items():
+        timer = PartTimer(model)
+        with torch.inference_mode():
+            for _ in range(repeats):
+                model([image])
+        timer.remove()
+        result[name] = {path: seconds * 1000 / repeats for path, seconds in timer.own().items()}
+    return result
+
+
+def synthetic_batch(setting: Setting, batch: int, num_classes: int, seed: int = 0) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+    """`batch` random images with 4 random boxes each: enough for every loss to be non-trivial."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = setting.image
+    images = [torch.rand(3, h, w, generator=g) for _ in range(batch)]
+    targets = []
+    for _ in range(batch):
+        xy = torch.rand(4, 2, generator=g) * torch.tensor([w * 0.7, h * 0.7])
+        wh = (0.1 + 0.2 * torch.rand(4, 2, generator=g)) * torch.tensor([w, h])
+        targets.append({"boxes": torch.cat([xy, xy + wh], 1), "labels": torch.randint(1, num_classes + 1, (4,), generator=g)})
+    return images, targets
+
+
+def train_step_fns(models: dict[str, nn.Module], setting: Setting, batch: int, num_classes: int) -> dict[str, Callable[[], None]]:
+    """One SGD step of each model (train mode) on the same synthetic batch."""
+    images, targets = synthetic_batch(setting, batch, num_classes)
+
+    def step_of(model: nn.Module) -> Callable[[], None]:
+        optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+        def step() -> None:
+            losses = model(images, [dict(t) for t in targets])
+            optimizer.zero_grad(set_to_none=True)
+            sum(losses.values()).backward()
+            optimizer.step()
+        return step
+
+    return {name: step_of(model.train()) for name, model in models.items()}
+
+
+def onnx_call(path: Path, image: Tensor, threads: int) -> Callable[[], object]:
+    """One ONNX Runtime inference of `image` with `threads` intra-op threads (a session per thread count)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"image": image.numpy()}
+    return lambda: session.run(None, feed)
+
+
+def profile_ops(model: nn.Module, image: Tensor, runs: int, top: int) -> list[tuple[str, float, float]]:
+    """Top operators by self CPU time: (name, ms per inference, share of the total)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(runs):
+            model([image])
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    return [(e.key, e.self_cpu_time_total / 1000 / runs, e.self_cpu_time_total / total) for e in events[:top]]
+
+
+def latencies(models: dict[str, nn.Module], image: Tensor, onnx: Callable[[int], Callable[[], object]] | None,
+              args: argparse.Namespace) -> dict[int, dict[str, list[float]]]:
+    """Seconds per inference of every model (and the ONNX session when given), interleaved, per thread count."""
+    times = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        calls: dict[str, Callable[[], object]] = {n: (lambda m=m: m([image])) for n, m in models.items()}
+        if onnx is not None:
+            calls[ONNX_ROW] = onnx(threads)
+        with torch.inference_mode():
+            times[threads] = interleaved(calls, args.repeats, args.warmup)
+    torch.set_num_threads(args.threads[0])
+    return times
+
+
+def measure_setting(key: str, args: argparse.Namespace, first: bool) -> dict[str, Any]:
+    """Everything measured at one setting; training, ONNX, the d2go row and profiling only at the `first` one."""
+    setting = SETTINGS[key]
+    models = build_models(setting, d2go_row=first)
+    image = torch.rand(3, *setting.image, generator=torch.Generator().manual_seed(0))
+    out: dict[str, Any] = {"setting": setting}
+    out["params"] = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
+    out["flops"] = {n: count_flops(m, image) for n, m in models.items()}
+    with tempfile.TemporaryDirectory() as folder:
+        onnx = None
+        if first and not args.no_onnx:
+            path = export_model(models[GOAL_MODEL], Path(folder) / "model.onnx", "onnx", image_size=setting.image)
+            onnx = functools.partial(onnx_call, path, image)
+        out["seconds"] = latencies(models, image, onnx, args)
+    out["parts_ms"] = part_times(models, image, max(1, args.repeats // 4))
+    if first:
+        trained = {n: m for n, m in models.items() if n != D2GO_ROW}  # training ignores test-time proposals
+        steps = interleaved(train_step_fns(trained, setting, args.batch, 80), args.train_steps, args.warmup)
+        out["train_ips"] = {n: args.batch / median(t) for n, t in steps.items()}
+        for model in models.values():
+            model.eval()
+        ms = {n: median(t) for n, t in out["seconds"][args.threads[0]].items()}
+        if ms[GOAL_MODEL] > args.goal * ms[setting.baseline]:
+            runs = max(1, args.repeats // 4)
+            out["profile"] = {n: profile_ops(models[n], image, runs, args.top_ops) for n in (GOAL_MODEL, setting.baseline)}
+    return out
+
+
+def medians_ms(result: dict[str, Any], threads: int) -> dict[str, float]:
+    return {n: median(t) * 1000 for n, t in result["seconds"][threads].items()}
+
+
+def plot(results: list[dict[str, Any]], threads: int, goal: float, path: Path) -> None:
+    """Horizontal bars of median latency per model, one panel per setting."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [len(r["seconds"][threads]) for r in results]
+    fig, axes = plt.subplots(len(results), 1, figsize=(9, 1.2 + 0.5 * sum(rows) + 0.6 * len(rows)), squeeze=False,
+                             gridspec_kw={"height_ratios": rows})
+    for ax, result in zip(axes[:, 0], results, strict=True):
+        latency = medians_ms(result, threads)
+        baseline = latency[result["setting"].baseline]
+        names = list(latency)[::-1]
+        colors = ["tab:gray" if n.startswith("tv ") else "tab:orange" if n == ONNX_ROW else "tab:blue" for n in names]
+        bars = ax.barh(names, [latency[n] for n in names], color=colors)
+        ax.bar_label(bars, [f"{latency[n]:.0f} ms ({latency[n] / baseline:.2f}x)" for n in names], padding=3, fontsize=9)
+        ax.set_title(result["setting"].label, fontsize=10)
+        ax.set_xlim(0, max(latency.values()) * 1.35)
+        ax.tick_params(axis="y", labelsize=9)
+        if result is results[0]:
+            ax.axvline(goal * baseline, color="tab:red", linestyle="--", linewidth=1, label=f"goal: {goal}x the torchvision model")
+            ax.legend(loc="lower right", fontsize=8)
+    axes[-1, 0].set_xlabel(f"median CPU latency, batch 1, {threads} threads (ms); ratio to the torchvision model")
+    fig.suptitle("Detector inference latency, random weights (shared machine: noisy)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def shares(parts: dict[str, float]) -> str:
+    """'label 12 ms (40%), ...' for the parts that take at least 5% of the total, largest first."""
+    total = sum(parts.values())
+    labels = dict(PARTS)
+    big = sorted(((ms, path) for path, ms in parts.items() if ms >= 0.05 * total), reverse=True)
+    return ", ".join(f"{labels[path]} {ms:.0f} ms ({ms / total:.0%})" for ms, path in big)
+
+
+def where_time_goes(result: dict[str, Any], threads: int) -> str:
+    """One paragraph, computed from the measurements, on where the goal model and the baseline spend their time."""
+    parts, latency, baseline = result["parts_ms"], medians_ms(result, threads), result["setting"].baseline
+    text = f"Where the time goes at input 320: {GOAL_MODEL}: {shares(parts[GOAL_MODEL])}; {baseline}: {shares(parts[baseline])}."
+    profile = result.get("profile", {}).get(GOAL_MODEL)
+    if profile:
+        share = {name: fraction for name, _, fraction in profile}
+        text += (f" By operator, convolutions (`aten::mkldnn_convolution`) take {share.get('aten::mkldnn_convolution', 0):.0%} of "
+                 f"{GOAL_MODEL}'s CPU time and eval-mode batch norm, which eager PyTorch does not fold into the convolutions, "
+                 f"{share.get('aten::native_batch_norm', 0):.0%}.")
+    if D2GO_ROW in latency:
+        text += (f" The C4 box head runs the last FBNet stage on every proposal's {POOLER}x{POOLER} RoI, so its cost grows "
+                 f"with the proposals kept: {parts[GOAL_MODEL]['roi_heads.box_head']:.0f} ms for 150, "
+                 f"{parts[D2GO_ROW]['roi_heads.box_head']:.0f} ms for d2go's own 30 (1000 before NMS), where the whole model takes "
+                 f"{latency[D2GO_ROW]:.0f} ms, {latency[D2GO_ROW] / latency[baseline]:.2f}x the baseline.")
+    if ONNX_ROW in latency:
+        text += (f" Exported to ONNX and run by ONNX Runtime (BN folded into the convolutions, fused kernels), a_dsmask at 150 "
+                 f"proposals takes {latency[ONNX_ROW]:.0f} ms, {latency[ONNX_ROW] / latency[baseline]:.2f}x the eager baseline.")
+    return text
+
+
+def model_table(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    baseline = result["setting"].baseline
+    per_threads = {t: medians_ms(result, t) for t in args.threads}
+    minima = {n: min(t) * 1000 for n, t in result["seconds"][args.threads[0]].items()}
+    head = "| model | " + " | ".join(f"median ms, {t} thr. | x tv" for t in args.threads)
+    lines = [head + f" | min ms, {args.threads[0]} thr. | params (M) | GFLOPs | train (images/s) |",
+             "|---|" + "---|---|" * len(args.threads) + "---|---|---|---|"]
+    for name in per_threads[args.threads[0]]:
+        cells = [f"{per_threads[t][name]:.0f} | {per_threads[t][name] / per_threads[t][baseline]:.2f}" for t in args.threads]
+        params, flops, ips = result["params"].get(name), result["flops"].get(name), result.get("train_ips", {}).get(name)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {minima[name]:.0f} | "
+                     f"{f'{params / 1e6:.2f}' if params else '(same)'} | {f'{flops / 1e9:.2f}' if flops else '(same)'} | "
+                     f"{f'{ips:.2f}' if ips else '-'} |")
+    return lines
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace, argv: list[str], figure: Path) -> str:
+    first, threads = results[0], args.threads[0]
+    baseline = first["setting"].baseline
+    latency = medians_ms(first, threads)
+    ratio = latency[GOAL_MODEL] / latency[baseline]
+    others = [f"{medians_ms(first, t)[GOAL_MODEL] / medians_ms(first, t)[baseline]:.2f} with {t} thread(s)" for t in args.threads[1:]]
+    best = min(first["seconds"][threads][GOAL_MODEL]) / min(first["seconds"][threads][baseline])
+    lines = header(
+        SECTION, "detector_speed.py", argv,
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}; torch threads {args.threads} "
+        "(ONNX Runtime: as many intra-op threads)",
+        f"{args.repeats} interleaved repeats after {args.warmup} warm-up round(s); training: {args.train_steps} (after {args.warmup}) "
+        f"interleaved SGD steps on batch {args.batch} per model ({threads} threads)",
+        "Random weights, 80 classes (81 outputs with background), BN, nothing frozen; one random image at the size below. "
+        "FLOPs: `torch.utils.flop_counter.FlopCounterMode` on one inference, i.e. 2 x MACs of convolutions and "
+        "matrix products (RoIAlign, NMS, elementwise ops not counted); the box head's share scales with the proposals "
+        "left after NMS, which with random weights varies from model to model.",
+    )
+    lines += [SHARED_NOTE, ""]
+    lines += [
+        f"**Goal** (FBNetV3OD a_dsmask <= {args.goal}x the latency of `fasterrcnn_mobilenet_v3_large_320_fpn` at input 320, "
+        f"same proposals): **{'met' if ratio <= args.goal else 'NOT met'}**: ratio of medians {ratio:.2f} "
+        f"({latency[GOAL_MODEL]:.0f} ms vs {latency[baseline]:.0f} ms, {threads} threads); ratio of minima {best:.2f}"
+        + (f"; {', '.join(others)}" if others else "") + ".",
+        "",
+    ]
+    for result in results:
+        setting = result["setting"]
+        lines += [f"### {setting.label}, image {setting.image[0]}x{setting.image[1]}", "", *model_table(result, args), "",
+                  f"Time per part (ms per inference, {threads} threads, forward hooks; mean of {max(1, args.repeats // 4)}):", "",
+                  "| part | " + " | ".join(result["parts_ms"]) + " |", "|---|" + "---|" * len(result["parts_ms"])]
+        for path, label in PARTS:
+            lines.append(f"| {label} (`{path}`) | " + " | ".join(f"{p[path]:.1f}" for p in result["parts_ms"].values()) + " |")
+        lines.append("")
+    lines += [where_time_goes(first, threads), ""]
+    if "profile" in first:
+        lines += ["### Where the time goes (torch.profiler, input 320)", "",
+                  "Top operators by self CPU time, ms per inference (share of the model's total):", "",
+                  "| rank | " + " | ".join(first["profile"]) + " |", "|---|" + "---|" * len(first["profile"])]
+        for rank in range(args.top_ops):
+            cells = [f"`{ops[rank][0]}` {ops[rank][1]:.1f} ({ops[rank][2]:.0%})" if rank < len(ops) else ""
+                     for ops in first["profile"].values()]
+            lines.append(f"| {rank + 1} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [figure_link(args.output, figure, "detector latency"), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=["320", "800"],
+                        help="input settings; the first also gets training, ONNX, the d2go row and profiling")
+    parser.add_argument("--repeats", type=int, default=20, help="interleaved latency repeats per model")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed rounds before latency and training timings")
+    parser.add_argument("--train-steps", type=int, default=8, help="interleaved training steps per model")
+    parser.add_argument("--batch", type=int, default=2, help="training batch size")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1], help="torch threads; the first is the headline")
+    parser.add_argument("--goal", type=float, default=0.5, help="latency ratio goal of a_dsmask vs tv 320_fpn")
+    parser.add_argument("--top-ops", type=int, default=10)
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export and its timing")
+    parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads[0])
+    torch.manual_seed(0)
+    results = [measure_setting(key, args, first=i == 0) for i, key in enumerate(args.settings)]
+    figure = figure_path(args.output, "detector_latency.png")
+    plot(results, args.threads[0], args.goal, figure)
+    section = report(results, args, argv, figure)
+    write_section(args.output, SECTION, section)
+    print(section)
+    return section
+
+
+if __name__ == "__main__":
+    main()

