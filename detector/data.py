@@ -467,10 +467,11 @@ def resolve_data_paths(
     """`data_dir` gives the raccoon-style layout; explicit paths override its parts.
 
     Without `data_dir`, validation is optional; with it, DIR/val.json must exist (or be overridden).
+    Paths come back absolute: Ray trials and torchrun workers may run in another working directory.
     """
-    tj, ti, vj, vi = (None if p is None else Path(p) for p in (train_json, train_images, val_json, val_images))
+    tj, ti, vj, vi = (None if p is None else Path(p).resolve() for p in (train_json, train_images, val_json, val_images))
     if data_dir is not None:
-        root = Path(data_dir)
+        root = Path(data_dir).resolve()
         if not root.is_dir():
             raise DataError(f"data folder not found: {root} ({_LAYOUT})")
         tj, ti = tj or root / "train.json", ti or root / "images"

@@ -107,6 +107,8 @@ class SearchSettings(_Section):
         bad = [o for o in rest if o not in costs]
         if bad:
             raise ValueError(f"further objectives must be costs ({', '.join(sorted(costs))}), got {bad}")
+        if self.asha is not None and self.asha.grace_period > self.proxy_epochs:
+            raise ValueError(f"asha.grace_period ({self.asha.grace_period}) must be <= proxy_epochs ({self.proxy_epochs})")
         return self
 
     @property

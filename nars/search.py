@@ -194,7 +194,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
         own = getattr(searcher, "metric", None) is not None
         scheduler = None
         if asha and s.asha is not None:
-            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=s.asha.grace_period,
+            # a calibrated budget may be shorter than the configured grace period
+            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=min(s.asha.grace_period, proxy_epochs),
                                       reduction_factor=s.asha.reduction_factor,
                                       **({"metric": s.metric, "mode": "max"} if own else {}))
         tuner = tune.Tuner(

@@ -408,3 +408,14 @@ def test_resolve_data_paths_errors(tmp_path: Path, setup: Callable, kwargs: dict
     with pytest.raises(DataError, match=expected):
         resolve_data_paths(**resolved)
 
+
+
+def test_data_paths_are_absolute_for_workers_in_other_folders(tmp_path, monkeypatch):
+    """Ray trials and torchrun workers run elsewhere: a relative --data must still find the files."""
+    from _tiny import make_synthetic
+
+    make_synthetic(tmp_path / "set", num_train=2, num_val=1)
+    monkeypatch.chdir(tmp_path)
+    paths = resolve_data_paths(data_dir="set")
+    monkeypatch.chdir("/")
+    assert all(p.is_absolute() and p.exists() for p in (paths.train_json, paths.train_images, paths.val_json, paths.val_images))

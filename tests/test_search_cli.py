@@ -40,6 +40,7 @@ def test_unknown_setting_suggests_the_closest(tmp_path):
         ("search.objectives=[flops]", "objectives[0] must be an accuracy metric"),
         ("constraints=['flops <> 3']", "malformed constraint 'flops <> 3'"),
         ("search.predictor.kind=svm", "search.predictor.kind: got 'svm'"),
+        ("search.asha={grace_period: 9}", "asha.grace_period (9) must be <= proxy_epochs (5)"),
     ],
 )
 def test_invalid_experiment_values(tmp_path, override, message):
