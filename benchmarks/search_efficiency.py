@@ -73,8 +73,9 @@ def make_searcher(method: str, table: Table, seed: int, evals: int) -> Searcher:
     raise ValueError(f"unknown method {method!r}; one of {METHODS}")
 
 
-def run_search(table_name: str, method: str, seed: int, evals: int, max_concurrent: int) -> pd.DataFrame:
-    """One Tune experiment; one row per evaluation in suggestion order: eval, observed value, test value."""
+def run_search(table_name: str, method: str, seed: int, evals: int, max_concurrent: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One Tune experiment: one row per evaluation in suggestion order (eval, observed value, test value), and
+    for NARS one row per predicted round saying whether the free statistic passed the pretraining test."""
     from ray import tune
     from ray.tune.search import ConcurrencyLimiter
 
@@ -91,7 +92,19 @@ def run_search(table_name: str, method: str, seed: int, evals: int, max_concurre
     rows = [(r.metrics[STARTED_KEY], r.metrics[table.metric], r.metrics[TEST_KEY]) for r in results if r.error is None]
     frame = pd.DataFrame(sorted(rows), columns=["order", "value", TEST_KEY])
     frame["eval"] = np.arange(1, len(frame) + 1)
-    return frame.assign(table=table_name, method=method, seed=seed).drop(columns="order")
+    rounds = pd.DataFrame(
+        [{"round": r["round"], "trained_on": r["trained_on"], "tau": r["free_stat_tau"][0], "p": r["free_stat_p"][0],
+          "pretrained": bool(r["pretrained_on"])}
+         for r in getattr(searcher, "round_predictions", []) if "free_stat_tau" in r],
+        columns=["round", "trained_on", "tau", "p", "pretrained"],
+    )
+    ids = {"table": table_name, "method": method, "seed": seed}
+    return frame.assign(**ids).drop(columns="order"), rounds.assign(**ids)
+
+
+def pretraining_log(raw: Path) -> Path:
+    """Where NARS's per-round pretraining decisions go, next to the trials."""
+    return raw.with_name("pretraining.csv")
 
 
 def init_ray(num_cpus: int) -> None:
@@ -127,8 +140,10 @@ def run_all(args: argparse.Namespace) -> None:
                 if (table_name, method, seed) in done:
                     continue
                 start = time.perf_counter()
-                frame = run_search(table_name, method, seed, args.evals, args.max_concurrent)
+                frame, rounds = run_search(table_name, method, seed, args.evals, args.max_concurrent)
                 frame["seconds"] = time.perf_counter() - start
+                if len(rounds):  # before the trials: a run is done once its trials are written
+                    rounds.to_csv(pretraining_log(args.raw), mode="a", header=not pretraining_log(args.raw).is_file(), index=False)
                 frame.to_csv(args.raw, mode="a", header=not args.raw.is_file(), index=False)
                 print(f"{table_name} {method} seed {seed}: {len(frame)} evals in {frame['seconds'].iloc[0]:.0f} s", flush=True)
 
@@ -257,7 +272,9 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
         f"of the first evaluation whose incumbent reaches the median test value of random search's incumbent after {reference} "
         f"evaluations (never: not within the budget). NARS runs with default `RoundSettings` ({rounds.initial_points} Sobol points, "
         f"then rounds of {rounds.round_size}) and the table's `model_size` as the pretraining statistic where the table has one; "
-        "`nars-nopretrain` is the same without pretraining (model size ranks NAS-Bench-201 cells with Kendall tau about 0.5 "
+        "before each round's fit, `nars` tests whether model size ranks the evaluations so far (Kendall tau, two-sided "
+        f"p <= {rounds.pretrain_alpha}, `nars.pretraining`) and pretrains only then; "
+        "`nars-nopretrain` never pretrains (model size ranks NAS-Bench-201 cells with Kendall tau about 0.5 "
         "but FCNet configurations with about 0, see the Predictor quality section); "
         f"regularized evolution uses population {EVOLUTION['population']}, sample {EVOLUTION['sample']}, one-parameter mutations; "
         "numeric table values are ordered choices, strings unordered ones.",
@@ -275,7 +292,32 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
         lines += [figure_link(args.output, figure, f"median regret vs evaluations on {name}"), ""]
         goals.append((name, summary))
     lines += goal_lines(goals, reference, versus)
+    lines += pretraining_lines(pretraining_log(args.raw), args)
     return "\n".join(lines)
+
+
+def pretraining_lines(path: Path, args: argparse.Namespace) -> list[str]:
+    """How often `nars` pretrained on model size, per table (the test's outcome, not a setting)."""
+    if not path.is_file():
+        return []
+    log = pd.read_csv(path).drop_duplicates(["table", "method", "seed", "round"], keep="last")
+    log = log[log["table"].isin(args.tables) & (log["method"] == "nars") & (log["seed"] < args.seeds)]
+    if log.empty:
+        return []
+    lines = ["### When `nars` pretrained", "",
+             "Share of `nars`'s predicted rounds (over all seeds) in which model size passed the Kendall tau test, and the "
+             "median tau at a few numbers of evaluations.", "",
+             "| table | rounds | pretrained | median tau at <= 20 evals | at 50 | at 100 |", "|---|---|---|---|---|---|"]
+    for name, part in log.groupby("table", sort=False):
+        taus = [median_tau_by(part, n) for n in (20, 50, 100)]
+        lines.append(f"| {name} | {len(part)} | {part['pretrained'].mean():.0%} | " + " | ".join(taus) + " |")
+    return lines + [""]
+
+
+def median_tau_by(rounds: pd.DataFrame, evals: int) -> str:
+    """Median over seeds of the last tested tau with at most `evals` evaluations measured."""
+    last = rounds[rounds["trained_on"] <= evals].sort_values("trained_on").groupby("seed").tail(1)["tau"]
+    return f"{last.median():.2f}" if len(last) else "-"
 
 
 def ahead_cell(nars: float, tpe: float) -> str:

@@ -58,6 +58,9 @@ class PredictorSettings(_Section):
     kind: Literal["mlp", "random_forest", "gp"] = "mlp"
     options: dict[str, Any] = Field(default_factory=dict)
     pretrain_points: int = Field(256, ge=0)
+    # pretrain on a free statistic (log FLOPs, log params) only while its Kendall tau with the measured
+    # trials has a p-value <= this (1.0: always); see nars.pretraining
+    pretrain_alpha: float = Field(0.1, gt=0.0, le=1.0)
 
 
 class AshaSettings(_Section):

@@ -33,6 +33,7 @@ from nars.analysis.tables import MEASURED, curve_part, curve_table, trial_row, t
 from nars.evolution import EvolutionSettings, evolve
 from nars.experiment import Experiment, load_experiment
 from nars.predictor import make_predictor
+from nars.pretraining import FreeStatPretraining
 from nars.searcher import NARSSearcher, RoundSettings, point_key
 
 log = logging.getLogger("nars.search")
@@ -74,6 +75,8 @@ class Costs:
                 ok = all(c.holds(cost.latency_ms) for c in self.constraints if c.metric == "latency_ms")
             mask.append(ok)
         return np.array(mask, dtype=bool)
+
+    free_stat_names = ("log FLOPs", "log params")
 
     def free_stats(self, points: list[dict[str, Any]]) -> np.ndarray:
         """log FLOPs and log params: free statistics for predictor pretraining."""
@@ -117,6 +120,7 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
             candidate_pool=s.candidate_pool,
             exploration=s.exploration,
             pretrain_points=s.predictor.pretrain_points,
+            pretrain_alpha=s.predictor.pretrain_alpha,
             predictor=s.predictor.kind,
             predictor_options=s.predictor.options,
         )
@@ -261,6 +265,7 @@ class Winner:
     front_predicted: list[float]
     front_costs: dict[str, list[float]]
     scored_per_minute: float
+    pretraining: str
 
 
 def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path) -> Winner:
@@ -273,9 +278,14 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
     X = space.encode(points)
     y = good[s.metric].to_numpy(dtype=np.float64)
     predictor = make_predictor(s.predictor.kind, **s.predictor.options)
+    pretrained = "off"
     if s.predictor.kind == "mlp" and s.predictor.pretrain_points:
-        unlabelled = space.sample(s.predictor.pretrain_points, seed=s.seed + 7919, method="random")
-        predictor.pretrain(space.encode(unlabelled), costs.free_stats(unlabelled))
+        pretraining = FreeStatPretraining(space, costs.free_stats, points=s.predictor.pretrain_points, seed=s.seed + 7919,
+                                          alpha=s.predictor.pretrain_alpha)
+        decision = pretraining.apply(predictor, points, y)
+        evidence = ", ".join(f"{name} tau {tau:.2f} p {p:.2g}" for name, tau, p in zip(costs.free_stat_names, decision.taus, decision.p_values))
+        used = " + ".join(costs.free_stat_names[i] for i in decision.columns) or "none"
+        pretrained = f"{used} ({evidence}; alpha {s.predictor.pretrain_alpha})"
     predictor.fit(X, y)
     if hasattr(predictor, "save"):
         predictor.save(output / "predictor.pt")
@@ -288,7 +298,7 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
     )
     measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
     winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
-                    result.front_predicted, result.front_costs, result.scored_per_minute)
+                    result.front_predicted, result.front_costs, result.scored_per_minute, pretrained)
     cost = costs.model.measure(winner.point)
     write_recipe(space, winner.point, output / "best_recipe.yaml", predicted=winner.predicted, measured=winner.measured, metric=s.metric,
                  extra={"flops": cost.flops, "params": cost.params})
@@ -449,6 +459,7 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     measured = f", measured {winner.measured:.2f}" if winner.measured is not None else ""
     print(f"\nwinner (predictor-driven evolution, {winner.scored_per_minute:,.0f} candidates/min): "
           f"predicted {metric} {winner.predicted:.2f}{measured}")
+    print(f"final predictor pretrained on: {winner.pretraining}")
     print(f"outputs in {output}: trials.csv, curves.csv, best_recipe.yaml, predictor.pt, search_config.yaml, report/")
     print(f"train the winner: python -m detector.train --config {output / 'best_recipe.yaml'} --data <dataset> --output <dir>")
 

@@ -28,6 +28,7 @@ from detector.atomic import atomic_write_text
 from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
+from nars.pretraining import FreeStatPretraining, PretrainDecision
 from nars.tune_searcher import MetricAwareSearcher
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class RoundSettings:
     exploration: float = 0.25
     mutation_share: float = 0.5
     pretrain_points: int = 512
+    pretrain_alpha: float = 0.1
     predictor: str = "mlp"
     predictor_options: dict[str, Any] = field(default_factory=dict)
 
@@ -55,6 +57,8 @@ class RoundSettings:
             raise ValueError("round_size must be >= 1 and candidate_pool >= round_size")
         if not 0.0 <= self.exploration <= 1.0 or not 0.0 <= self.mutation_share <= 1.0:
             raise ValueError("exploration and mutation_share must lie in [0, 1]")
+        if not 0.0 < self.pretrain_alpha <= 1.0:
+            raise ValueError(f"pretrain_alpha must lie in (0, 1], got {self.pretrain_alpha}")
 
 
 def point_key(point: Mapping[str, Any]) -> str:
@@ -72,7 +76,8 @@ class NARSSearcher(MetricAwareSearcher):
         max_trials: stop suggesting after this many (None: until Ray's num_samples).
         settings: round sizes and predictor choice.
         feasible: points -> bool mask of the constraints (None: all feasible).
-        free_stats: points -> [n, k] free statistics for predictor pretraining (None: no pretraining).
+        free_stats: points -> [n, k] free statistics for predictor pretraining (None: no pretraining); a
+            column is used in a round only if it ranks the trials measured so far (`nars.pretraining`).
         costs: points -> {name: values} for extra objectives to minimise (multi-objective search).
         seed: everything random derives from it, per round, so a restored search draws the same.
     """
@@ -95,7 +100,6 @@ class NARSSearcher(MetricAwareSearcher):
         self.max_trials = max_trials
         self.settings = settings or RoundSettings()
         self.feasible = feasible
-        self.free_stats = free_stats
         self.costs = costs
         self.seed = seed
         self.round = -1
@@ -105,7 +109,11 @@ class NARSSearcher(MetricAwareSearcher):
         self.tried: set[str] = set()
         self.predictor: Any = None
         self.round_predictions: list[dict[str, Any]] = []
-        self._pretrain_cache: tuple[np.ndarray, np.ndarray] | None = None
+        self.pretraining: FreeStatPretraining | None = None
+        if free_stats is not None and self.settings.predictor == "mlp" and self.settings.pretrain_points > 0:
+            self.pretraining = FreeStatPretraining(space, free_stats, points=self.settings.pretrain_points, seed=seed + 7919,
+                                                   alpha=self.settings.pretrain_alpha)
+        self.pretrain_decision: PretrainDecision | None = None
 
     # ------------------------------------------------------------------ Ray Tune interface
 
@@ -215,14 +223,11 @@ class NARSSearcher(MetricAwareSearcher):
         if self.settings.predictor == "mlp":
             options.setdefault("seed", self.seed + self.round)
         predictor = make_predictor(self.settings.predictor, **options)
-        if self.free_stats is not None and self.settings.predictor == "mlp" and self.settings.pretrain_points > 0:
-            if self._pretrain_cache is None:
-                unlabelled = self.space.sample(self.settings.pretrain_points, seed=self.seed + 7919, method="random")
-                self._pretrain_cache = (self.space.encode(unlabelled), np.asarray(self.free_stats(unlabelled), dtype=np.float64))
-            predictor.pretrain(*self._pretrain_cache)
-        X = self.space.encode([e["point"] for e in labelled])
+        points = [e["point"] for e in labelled]
         y = np.array([e["value"] for e in labelled], dtype=np.float64)
-        predictor.fit(X, -y if self.mode == "min" else y)
+        if self.pretraining is not None:
+            self.pretrain_decision = self.pretraining.apply(predictor, points, y)
+        predictor.fit(self.space.encode(points), -y if self.mode == "min" else y)
         self.predictor = predictor
 
     def _candidates(self, labelled: list[dict[str, Any]]) -> list[Point]:
@@ -259,7 +264,8 @@ class NARSSearcher(MetricAwareSearcher):
         chosen = self._take_feasible(candidates, np.argsort(-(mean + 2.0 * std)), size, chosen)
         self.round_predictions.append(
             {"round": self.round, "points": [candidates[i] for i in chosen], "predicted": [float(mean[i]) for i in chosen],
-             "std": [float(std[i]) for i in chosen], "trained_on": len(labelled)}
+             "std": [float(std[i]) for i in chosen], "trained_on": len(labelled),
+             **(self.pretrain_decision.as_dict() if self.pretrain_decision else {})}
         )
         return [candidates[i] for i in chosen]
 

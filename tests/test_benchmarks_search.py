@@ -76,6 +76,10 @@ def test_search_efficiency_tiny(hpo_tables, tmp_path):
     curves = search_efficiency.incumbent_curves(trials, hpo_tables.load_table("nasbench201/cifar10"))
     assert (curves["regret"] >= 0).all()
     assert (tmp_path / "benchmarks" / "figures" / "search_efficiency_nasbench201_cifar10.png").stat().st_size > 10_000
+    rounds = pd.read_csv(tmp_path / "pretraining.csv")  # 8 Sobol points, then rounds of 4 up to 12: one predicted round
+    assert rounds[["method", "trained_on"]].values.tolist() == [["nars", 8]]
+    assert rounds["pretrained"].iloc[0] == (rounds["p"].iloc[0] <= 0.1)
+    assert "### When `nars` pretrained" in text and "| nasbench201/cifar10 | 1 |" in text
 
 
 @pytest.mark.slow
