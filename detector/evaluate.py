@@ -195,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from detector.atomic import atomic_write_text
     from detector.checkpoint import model_from_checkpoint
     from detector.data import CocoDetection
+    from detector.inference import optimize_for_inference
 
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     dataset = CocoDetection(ann_file, image_dir)
     _check_classes(checkpoint, dataset, args.checkpoint)
     metrics = evaluate_coco(
-        model, dataset, batch_size=args.batch_size, device=args.device, num_workers=args.num_workers,
+        optimize_for_inference(model), dataset, batch_size=args.batch_size, device=args.device, num_workers=args.num_workers,
         progress=sys.stderr.isatty(),
     )
     weights = "ema" if checkpoint.get("ema_model") and not args.no_ema else "model"

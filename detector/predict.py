@@ -235,6 +235,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
     from detector.checkpoint import model_from_checkpoint
+    from detector.inference import optimize_for_inference
 
     args = parse_args(argv)
     paths = find_images(args.images)
@@ -243,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: CUDA is not available on this machine")
     model, checkpoint = model_from_checkpoint(args.checkpoint, device=args.device, use_ema=not args.no_ema)
+    model = optimize_for_inference(model)
     class_names: list[str] = list(checkpoint["class_names"])
     category_ids: dict[Any, Any] = checkpoint.get("label_to_category_id") or {}
 

@@ -50,6 +50,7 @@ def test_detector_speed(tmp_path: Path) -> None:
     text = run("detector_speed", tmp_path, "--settings", "320", "--repeats", "1", "--warmup", "0", "--train-steps", "1",
                "--batch", "1", "--threads", "1", "--no-onnx", "--goal", "0", "--top-ops", "3")
     assert "## Detector speed" in text and "tv mobilenet_v3_large_320_fpn" in text
+    assert "| FBNetV3OD a_dsmask, BN folded + channels-last |" in text and "| tv mobilenet_v3_large_320_fpn, BN folded + channels-last |" in text
     assert "**NOT met**" in text and "torch.profiler" in text  # a missed goal adds the profile
     assert figures(tmp_path) == ["detector_latency.png"]
 
