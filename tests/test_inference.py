@@ -24,6 +24,10 @@ def _randomise_statistics(model: nn.Module, seed: int) -> None:
                 module.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
 
 
+def _first_map(features: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+    return next(iter(features.values())) if isinstance(features, dict) else features
+
+
 @pytest.mark.parametrize("norm", ["BN", "naiveSyncBN", "FrozenBN", "GN"])
 def test_optimized_copy_matches_the_original(norm):
     torch.manual_seed(0)
@@ -52,8 +56,7 @@ def test_optimized_copy_matches_the_original(norm):
     with torch.inference_mode():
         features, expected = detector.backbone(image[None]), detector([image])[0]
         got_features, got = optimized.backbone(image[None]), optimized([image])[0]
-    first = lambda out: next(iter(out.values())) if isinstance(out, dict) else out  # noqa: E731
-    torch.testing.assert_close(first(got_features), first(features), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(_first_map(got_features), _first_map(features), rtol=1e-4, atol=1e-4)
     assert len(expected["boxes"]) > 10
     torch.testing.assert_close(got["boxes"], expected["boxes"], rtol=1e-3, atol=1e-2)
     torch.testing.assert_close(got["scores"], expected["scores"], rtol=1e-3, atol=1e-4)
