@@ -1,6 +1,11 @@
 """Detection search: NARS vs random search on one detection experiment, with the same trial budget.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml] [--trials 24]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml] [--trials 8]
+        [--set search.initial_points=4]
+
+With the raccoon experiment a trial is 4 proxy epochs from scratch at 160-224 px, about 6-10 CPU
+minutes on a shared 2-CPU machine: 8 trials per searcher (4 Sobol points, then two predicted rounds
+of 2 for NARS) come to about an hour of CPU each.
 
 Runs `python -m nars.search --searcher nars|random --num-samples N` on the same experiment (two
 separate searches, each its own Ray session), then compares them with `nars.analysis`: the report
@@ -42,7 +47,8 @@ def run_search(config: Path, searcher: str, trials: int, overrides: Sequence[str
         command += ["--set", *overrides]
     print("+", " ".join(command), flush=True)
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    subprocess.run(command, check=True, cwd=REPO, env=env)
+    if subprocess.run(command, cwd=REPO, env=env, check=False).returncode != 0:
+        sys.exit(f"error: the {searcher} search failed (its message is above); nothing was compared")
 
 
 def plot_fronts(runs: Sequence[Run], path: Path) -> Path:
@@ -75,15 +81,20 @@ def section(runs: Sequence[Run], args: argparse.Namespace, argv: Sequence[str], 
     lines = header(SECTION, "detection_search.py", argv,
                    f"Experiment `{args.config}` with {args.trials} trials per searcher; overrides: {' '.join(args.set) or 'none'}",
                    SHARED_NOTE.split(":")[0] + ".")
-    lines += [f"| searcher | trials measured | best val {runs[0].metric.upper()} | at GFLOPs | trial CPU minutes | Pareto front size |",
-              "|---|---|---|---|---|---|"]
+    metric = runs[0].metric.upper()
+    lines += [f"| searcher | trials measured | best val {metric} | at GFLOPs | median {metric} of its trials | "
+              f"winner's predicted {metric} | trial CPU minutes | Pareto front size |",
+              "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         measured = run.measured()
         best = measured.iloc[0] if len(measured) else None
         best_ap, best_flops = ("-", "-") if best is None else (f"{best[run.metric]:.2f}", f"{best['flops'] / GIGA:.2f}")
+        median_ap = f"{measured[run.metric].median():.2f}" if len(measured) else "-"
+        winner = run.winner()
+        predicted = f"{winner['predicted']:.2f}" if winner else "-"
         cpu_minutes = (run.trials["wall_time_s"] * run.config.get("search", {}).get("cpus_per_trial", 1)).sum() / 60
-        lines.append(f"| {run.label} | {len(measured)} of {len(run.trials)} | {best_ap} | {best_flops} | {cpu_minutes:.1f} | "
-                     f"{len(run.pareto('flops', run.metric))} |")
+        lines.append(f"| {run.label} | {len(measured)} of {len(run.trials)} | {best_ap} | {best_flops} | {median_ap} | {predicted} | "
+                     f"{cpu_minutes:.1f} | {len(run.pareto('flops', run.metric))} |")
     lines += ["", figure_link(args.output, best_so_far, "best AP so far, NARS vs random"), "",
               figure_link(args.output, fronts, "AP vs FLOPs Pareto fronts, NARS vs random"), "",
               f"Full report (predictor quality, importance, curves per run): `{shown_path(report)}`.", ""]
@@ -97,7 +108,7 @@ def shown_path(path: Path) -> Path:
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("experiments/raccoon_search.yaml"), help="experiment YAML (from the repo root)")
-    parser.add_argument("--trials", type=int, default=24, help="trials per searcher (the same budget for both)")
+    parser.add_argument("--trials", type=int, default=8, help="trials per searcher (the same budget for both)")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both searches, e.g. search.proxy_epochs=1")
     parser.add_argument("--runs", type=Path, default=REPO / "runs" / "detection_search", help="one folder per searcher, and report/")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="the Markdown file whose section is written")
