@@ -35,7 +35,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, write_section
-from hpo_tables import STARTED_KEY, TEST_KEY, Table, load_table, trainable
+from hpo_tables import STARTED_KEY, TEST_KEY, Table, load_table, table_names, trainable
 from nars.searcher import RoundSettings
 
 if TYPE_CHECKING:
@@ -368,6 +368,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str]) -> None:
     args = parse_args(argv)
+    unknown = sorted(set(args.tables) - set(table_names()))
+    if unknown:
+        sys.exit(f"error: --tables: unknown {', '.join(unknown)}; known: {', '.join(table_names())}")
     if not args.summarize:
         run_all(args)
     section = report(args, argv)
