@@ -47,7 +47,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from detector.atomic import atomic_write_text
+from detector.atomic import atomic_write_text, remove_stale_temporaries
 from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import DetectorConfig, config_to_dict, dump_config, load_config
 from detector.curves import plot_curves, read_metrics
@@ -343,6 +343,8 @@ class _Trainer:
 
     def _checkpoint_to_resume(self, resume: bool) -> dict[str, Any] | None:
         last = self.out / LAST
+        if self.main:  # a checkpoint write killed in an earlier run left its temporary file: nobody writes here yet
+            remove_stale_temporaries(self.out)
         if not resume:
             existing = [name for name in (LAST, FINAL) if (self.out / name).exists()]
             if existing:

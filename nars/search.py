@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from detector.atomic import atomic_open, atomic_write_text
+from detector.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
 from detector.config import config_to_dict
 from detector.errors import ConfigError, UserError, run_cli
 from nars.analysis.run import RAY_NAME
@@ -424,6 +424,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         space.sample_feasible(1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
     output.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(output)  # left by a write that a kill interrupted; the trials' folders clean their own
     atomic_write_text(output / "search_config.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
     storage = Path(args.storage).resolve() if args.storage else output / "ray"
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")

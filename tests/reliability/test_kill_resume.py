@@ -176,7 +176,8 @@ def test_kill_9_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path: Path
     assert last.read_bytes() == before
     assert load_checkpoint(last)["epoch"] == 1
 
-    # the leftover does not disturb the next run: resuming continues from the intact epoch-1 checkpoint
+    # the leftover does not disturb the next run: resuming removes it and continues from the intact epoch-1 checkpoint
     result = train(tiny_config(epochs=2), data, out, resume=True, progress=False)
+    assert not partial[0].exists() and not list(out.glob(".*.tmp")), "the stale temporary file is removed"
     assert result.epochs_completed == 2 and result.global_step == 2 * 4
     assert load_checkpoint(last)["epoch"] == 2 and load_checkpoint(out / "model_final.pt")["global_step"] == 8
