@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,10 +217,12 @@ def format_validation_error(exc: ValidationError, model_cls: type[BaseModel] = D
             messages.append(f"unknown key '{key}'{hint}")
             continue
         msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "literal_error":
-            msg = f"got {err['input']!r}; {msg[0].lower()}{msg[1:]}"
-        elif err["type"] in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
-            msg = f"got {err['input']!r}; {msg[0].lower()}{msg[1:]}"
+        value = err.get("input")
+        shown = repr(value)
+        # echo the wrong value (not a whole section; not twice where our validator's message already names it)
+        named = "got " in msg or (isinstance(value, str) and shown in msg)
+        if err["type"] != "missing" and not isinstance(value, Mapping) and not named:
+            msg = f"got {shown if len(shown) <= 60 else shown[:57] + '...'}; {msg[0].lower()}{msg[1:]}"
         messages.append(f"{key}: {msg}" if key else msg)
     return "; ".join(messages)
 
@@ -237,8 +240,13 @@ def read_yaml(path: str | os.PathLike[str], what: str = "file") -> Any:
         raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
-def load_config(source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None) -> DetectorConfig:
-    """Load and validate a config from a YAML path, a plain dict, or pass a config through."""
+def load_config(
+    source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None, origin: str | None = None
+) -> DetectorConfig:
+    """Load and validate a config from a YAML path, a plain dict, or pass a config through.
+
+    Errors start with `origin` (what the dict was read from), or with the path of a YAML source.
+    """
     if isinstance(source, DetectorConfig):
         return source
     if source is None:
@@ -247,12 +255,14 @@ def load_config(source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig
         data = source
     else:
         data = read_yaml(source, "config")
+        origin = origin or str(source)
+    where = f"{origin}: " if origin else ""
     if not isinstance(data, dict):
-        raise ConfigError(f"config must be a mapping of sections (model, input, train), got {type(data).__name__}")
+        raise ConfigError(f"{where}config must be a mapping of sections (model, input, train), got {type(data).__name__}")
     try:
         return DetectorConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(where + format_validation_error(exc)) from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

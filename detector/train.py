@@ -65,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         config_path = args.output / CONFIG
     data = read_config_dict(config_path) if config_path is not None else {}
     overrides = list(args.overrides) + ([f"train.epochs={args.epochs}"] if args.epochs is not None else [])
-    config = load_config(apply_overrides(data, overrides))
+    origin = " with ".join(part for part in (str(config_path) if config_path else "", "--set overrides" if overrides else "") if part)
+    config = load_config(apply_overrides(data, overrides), origin=origin or None)
 
     paths = resolve_data_paths(
         data_dir=args.data, train_json=args.train_json, train_images=args.train_images,

@@ -109,7 +109,7 @@ def test_bad_set_value_is_one_error_line(setup: tuple[Path, Path], tmp_path: Pat
         main(["--config", str(config), "--data", str(data), "--output", str(tmp_path / "o"), "--set", "train.optimizer=adam"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: train.optimizer: got 'adam'") and err.count("\n") == 1
+    assert err.startswith(f"error: {config} with --set overrides: train.optimizer: got 'adam'") and err.count("\n") == 1
 
 
 def test_missing_data_dir_is_one_error_line(setup: tuple[Path, Path], tmp_path: Path) -> None:
