@@ -1,11 +1,10 @@
 """The NARS accuracy predictor and its baselines, on a known toy 'architecture + recipe' function.
 
-Run with `-s` to see the Kendall tau figures and the prediction throughput.
+Run with `-s` to see the Kendall tau figures. Prediction speed is a benchmark (the evolution section of
+benchmarks/search_overhead.py scores candidates with this predictor), not a test.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -78,10 +77,8 @@ def test_ranking_metrics() -> None:
 
 def test_pretrained_predictor_ranks_held_out_points(pretrained: AccuracyPredictor, data: dict[str, np.ndarray]) -> None:
     scores = pretrained.score(data["X_test"], data["y_test"])
-    shuffled = ranking_metrics(data["y_test"], np.random.default_rng(0).permutation(data["y_test"]))
-    print(f"\nNARS predictor, {N_TRAIN} labelled + 2000 pretraining points: {scores}; shuffled tau {shuffled['kendall_tau']:.3f}")
+    print(f"\nNARS predictor, {N_TRAIN} labelled + 2000 pretraining points: {scores}")
     assert scores["kendall_tau"] > 0.5
-    assert abs(shuffled["kendall_tau"]) < 0.1
 
 
 def test_pretraining_improves_ranking_at_small_n(pretrained: AccuracyPredictor, data: dict[str, np.ndarray]) -> None:
@@ -145,7 +142,7 @@ def test_baselines_share_the_api(kind: str, data: dict[str, np.ndarray], tmp_pat
     assert predictor.pretrain(data["X_free"], data["log_flops"]) is predictor  # accepted, no-op
     predictor.fit(data["X"], data["y"])
     mean, std = predictor.predict(data["X_test"], return_std=True)
-    assert mean.shape == std.shape == (500,) and (std >= 0).all()
+    assert (std >= 0).all() and std.std() > 0, "the uncertainty differs between points"
     tau = predictor.score(data["X_test"], data["y_test"])["kendall_tau"]
     print(f"\n{kind}: tau {tau:.3f}")
     assert tau > 0.3
@@ -196,14 +193,3 @@ def test_configuration_and_file_errors(tmp_path) -> None:
     with pytest.raises(ValueError, match="not a NARS predictor file"):
         Predictor.load(tmp_path / "other.pt")
 
-
-def test_prediction_throughput() -> None:
-    """Scoring a candidate pool of an evolutionary search: 100,000 points x 60 features (reported, not asserted)."""
-    rng = np.random.default_rng(0)
-    predictor = AccuracyPredictor(seed=0, min_steps=20).fit(rng.random((64, 60)), rng.random(64))
-    candidates = rng.random((100_000, 60))
-    start = time.perf_counter()
-    mean, std = predictor.predict(candidates, return_std=True)
-    seconds = time.perf_counter() - start
-    assert mean.shape == std.shape == (100_000,)
-    print(f"\nprediction throughput (ensemble of 5, 128x128, {torch.get_num_threads()} threads): {100_000 / seconds:,.0f} points/s = {6e6 / seconds:,.0f} per minute")

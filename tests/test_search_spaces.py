@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from detector import build_detector
@@ -17,6 +18,7 @@ from detector.config import config_to_dict, load_config
 from detector.errors import ConfigError
 from search_spaces import Choice, CostModel, Float, Int, SearchSpace, load_space, parse_constraints, sample_feasible
 from search_spaces.arch import FAMILY
+from search_spaces.fbnetv3 import DERIVED_TARGETS, FIELD_PARAMETERS
 
 REPO = Path(__file__).resolve().parents[1]
 NB201_OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
@@ -210,9 +212,33 @@ def test_default_ranges_bracket_the_fbnetv3_family(space, points):
         space.from_config({**data, "model": {**data["model"], "arch": "fbnetv3_h"}})
 
 
-def test_default_space_yaml_is_the_default(space):
+def _documented_defaults() -> dict[str, tuple[dict, str]]:
+    """The commented default lines of default_space.yaml: name -> (spec, 'group: field ...')."""
+    lines = (REPO / "search_spaces" / "default_space.yaml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "# Defaults of the non-arch parameters" in line)
+    documented = {}
+    for line in lines[start + 2:]:
+        if not line.startswith("  #   "):
+            break
+        entry, _, comment = line.removeprefix("  #   ").partition(" # ")
+        (name, spec), = yaml.safe_load(entry).items()
+        documented[name] = (spec, comment.strip())
+    return documented
+
+
+def test_default_space_yaml_documents_the_code_defaults(space):
     documented = load_space(REPO / "search_spaces" / "default_space.yaml")
-    assert documented.names == space.names and documented.fixed == space.fixed
+    assert documented.names == space.names and documented.fixed == space.fixed, "the file loads to the default space"
+    lines = _documented_defaults()
+    assert list(lines) == list(FIELD_PARAMETERS), "one line per non-arch parameter, in the code's order"
+    for name, (spec, comment) in lines.items():
+        code = FIELD_PARAMETERS[name]
+        written = {"log": False, "ordered": False, "step": 1, "when": None} | spec
+        for key in ("type", "low", "high", "step", "log", "values", "ordered", "when"):
+            if key in code or key in spec:
+                assert written.get(key) == code.get(key, written.get(key)), f"{name}.{key}: documented {written.get(key)}, code {code.get(key)}"
+        fields = [code["target"]] if code["target"] else [t for t in DERIVED_TARGETS if t in comment]
+        assert fields and comment.startswith(f"{code['group']}: {fields[0]}"), f"{name}: comment '{comment}' should name {code['group']} and its field"
 
 
 def test_pinning_and_excluding():
@@ -319,19 +345,26 @@ def test_cost_matches_the_reference_and_caches(tmp_path):
 
 
 def _whole_model_count(config) -> tuple[int, int]:
-    """The oracle: FLOPs and params of the whole built detector, counted in one pass."""
-    model = build_detector(config, num_classes=80, load_weights=False).eval()
-    resolution = config.model.pooler_resolution
+    """The oracle: FLOPs of one eval forward of the whole built detector, `model([image])`, and its params.
+
+    The image is exactly min_size x max_size (the transform leaves it at scale 1) and RPN NMS is off
+    (nms_thresh 1.0 suppresses nothing), so the RoI heads see exactly post_nms_topk_test proposals, the
+    setting the cost model states; a hook checks that count.
+    """
+    data = config_to_dict(config)
+    data["model"]["rpn"]["nms_thresh"] = 1.0
+    model = build_detector(load_config(data), num_classes=80, load_weights=False).eval()
+    proposals = []
+    hook = model.rpn.register_forward_hook(lambda module, args, output: proposals.append(len(output[0][0])))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        features = model.backbone(torch.rand(1, 3, config.input.min_size, config.input.max_size))
-        model.rpn.head(list(features.values()))
-        rois = torch.rand(config.model.rpn.post_nms_topk_test, model.backbone.out_channels, resolution, resolution)
-        model.roi_heads.box_predictor(model.roi_heads.box_head(rois))
+        model([torch.rand(3, config.input.min_size, config.input.max_size)])
+    hook.remove()
+    assert proposals == [config.model.rpn.post_nms_topk_test], "the RoI heads saw another number of proposals"
     return counter.get_total_flops(), sum(p.numel() for p in model.parameters())
 
 
 def test_cost_summed_over_parts_is_the_flop_count_of_the_whole_model(space, points):
-    """Blocks, RPN head and predictor counted apart and memoized add up to the whole model, exactly."""
+    """Blocks, RPN head and predictor counted apart and memoized add up to one forward of the whole model, exactly."""
     cost_model = CostModel(space)
     configs = [space.to_config(p) for p in points[:6]]
     configs += [load_config({"model": {"arch": name, "weights": None, "norm": norm, "freeze_at": 0}})

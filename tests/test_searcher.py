@@ -121,12 +121,28 @@ def test_constraints_filter_every_suggestion():
 
 
 def test_multi_objective_prefers_the_predicted_front():
+    """With costs, candidates go best Pareto rank first (predicted accuracy up, cost down), not by accuracy alone."""
     space = load_space(SPACE)
     cost = lambda points: {"flops": np.array([p["x1"] for p in points])}  # noqa: E731
-    searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(exploration=0.0), costs=cost, seed=2)
-    _drive(searcher, 12)
-    chosen = searcher.round_predictions[-1]
-    assert chosen["points"], "a multi-objective round suggests points"
+    candidates = space.sample(100, seed=5, method="random")  # fewer than the shortlist: every candidate is costed
+    predicted = np.array([objective(p) for p in candidates])
+    objectives = np.column_stack([predicted, [p["x1"] for p in candidates]])
+    front = np.flatnonzero(pareto_mask(objectives, [True, False]))
+    assert 3 <= len(front) < len(candidates)
+
+    searcher = NARSSearcher(space, metric="score", mode="max", costs=cost, seed=2)
+    searcher.suggest("t0")  # the search has started (round 0)
+    order = searcher._exploit_order(candidates, predicted)
+    assert sorted(order.tolist()) == list(range(len(candidates)))
+    assert set(order[: len(front)].tolist()) == set(front.tolist()), "the predicted front comes first"
+    assert (np.diff(non_dominated_rank(objectives, [True, False])[order]) >= 0).all(), "then front after front"
+    cheapest, best = int(np.argmin(objectives[:, 1])), int(np.argmax(predicted))
+    assert cheapest in order[: len(front)] and order[0] == best  # within a front: most accurate first
+
+    plain = NARSSearcher(space, metric="score", mode="max", seed=2)
+    plain.suggest("t0")
+    by_accuracy = plain._exploit_order(candidates, predicted)
+    assert by_accuracy.tolist() == np.argsort(-predicted).tolist(), "without costs: accuracy alone"
 
 
 def test_pareto_front_on_a_hand_checked_example():
