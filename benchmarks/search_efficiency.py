@@ -36,7 +36,7 @@ from matplotlib.figure import Figure
 
 from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, write_section
 from hpo_tables import STARTED_KEY, TEST_KEY, Table, load_table, table_names, trainable
-from nars.searcher import RoundSettings
+from nars.settings import RoundSettings
 
 if TYPE_CHECKING:
     from ray.tune.search import Searcher
@@ -273,7 +273,7 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
         f"evaluations (never: not within the budget). NARS runs with default `RoundSettings` ({rounds.initial_points} Sobol points, "
         f"then rounds of {rounds.round_size}) and the table's `model_size` as the pretraining statistic where the table has one; "
         "before each round's fit, `nars` tests whether model size ranks the evaluations so far (Kendall tau, two-sided "
-        f"p <= {rounds.pretrain_alpha}, `nars.pretraining`) and pretrains only then; "
+        f"p <= {rounds.predictor.pretrain_alpha}, `nars.pretraining`) and pretrains only then; "
         "`nars-nopretrain` never pretrains (model size ranks NAS-Bench-201 cells with Kendall tau about 0.5 "
         "but FCNet configurations with about 0, see the Predictor quality section); "
         f"regularized evolution uses population {EVOLUTION['population']}, sample {EVOLUTION['sample']}, one-parameter mutations; "

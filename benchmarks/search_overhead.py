@@ -32,9 +32,10 @@ import numpy as np
 import yaml
 
 from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
-from nars.evolution import EvolutionSettings, evolve
+from nars.evolution import evolve
 from nars.predictor import make_predictor
 from nars.search import Costs, init_ray
+from nars.settings import EvolutionSettings, PredictorSettings
 from search_spaces import load_space
 
 SECTION = "Search overhead"
@@ -190,12 +191,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--address", help="a running Ray cluster to compare with (default: start a local 2-node one)")
     parser.add_argument("--no-cluster", action="store_true", help="local Ray only (no second, multi-node measurement)")
     parser.add_argument("--fit-n", type=int, nargs="+", default=[16, 32, 64, 128, 256, 512])
-    parser.add_argument("--pretrain-points", type=int, default=512, help="MLP pretraining set (nars' RoundSettings default)")
+    parser.add_argument("--pretrain-points", type=int, default=PredictorSettings().pretrain_points, help="MLP pretraining set (nars' default)")
     parser.add_argument("--experiments", type=Path, nargs="+",
                         default=[REPO / "experiments" / "quickstart_search.yaml", REPO / "experiments" / "raccoon_search.yaml"])
-    parser.add_argument("--generations", type=int, default=EvolutionSettings.generations)
-    parser.add_argument("--population", type=int, default=EvolutionSettings.population)
-    parser.add_argument("--children", type=int, default=EvolutionSettings.children_per_generation, help="children per generation")
+    parser.add_argument("--generations", type=int, default=EvolutionSettings().generations)
+    parser.add_argument("--population", type=int, default=EvolutionSettings().population)
+    parser.add_argument("--children", type=int, default=EvolutionSettings().children_per_generation, help="children per generation")
     parser.add_argument("--cost-points", type=int, default=100, help="random architectures costed per experiment space")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
     args = parser.parse_args(argv)

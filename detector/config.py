@@ -166,6 +166,10 @@ class TrainConfig(_Section):
     lr_steps: list[float] = Field(default_factory=lambda: [0.67, 0.89])
     lr_gamma: float = Field(0.1, gt=0.0, le=1.0)
     ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    # Schedule-relative forms (what a search varies: the same value means the same in a 4-epoch trial and
+    # the 30-epoch winner). When set, each replaces its absolute twin above for the run's length.
+    warmup_fraction: float | None = Field(None, ge=0.0, le=0.5)
+    ema_horizon: float | None = Field(None, ge=0.0, le=1.0)
     amp: bool = False
     grad_clip: float | None = Field(None, gt=0.0)
     seed: int = 0
@@ -179,6 +183,17 @@ class TrainConfig(_Section):
         if any(not 0.0 < v < 1.0 for v in value) or value != sorted(value):
             raise ValueError(f"must be increasing fractions of training in (0, 1), got {value}")
         return value
+
+    def resolved(self, total_iters: int) -> TrainConfig:
+        """This section for a run of `total_iters` steps: `warmup_fraction` becomes `warmup_iters`, and
+        `ema_horizon` (the share of the run the EMA averages over, 1 / (1 - decay) steps) becomes `ema_decay`."""
+        update: dict[str, Any] = {}
+        if self.warmup_fraction is not None:
+            update["warmup_iters"] = round(self.warmup_fraction * total_iters)
+        if self.ema_horizon is not None:
+            steps = self.ema_horizon * total_iters
+            update["ema_decay"] = 1.0 - 1.0 / steps if steps > 1.0 else 0.0  # a horizon under two steps averages nothing
+        return self.model_copy(update=update)
 
 
 class DetectorConfig(_Section):

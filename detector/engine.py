@@ -313,6 +313,7 @@ class _Trainer:
         self.optimizer = build_optimizer(self.model, self.tc)
         self.iters_per_epoch = len(self._loader(0))
         self.total_iters = self.tc.epochs * self.iters_per_epoch
+        self.tc = self.tc.resolved(self.total_iters)  # schedule-relative warmup / EMA horizon in steps of this run
         self.scheduler = build_scheduler(self.optimizer, self.tc, self.total_iters)
         self.lr_lambda = self.scheduler.lr_lambdas[0]
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)

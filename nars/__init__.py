@@ -9,7 +9,7 @@ from detector.lazy import lazy_exports
 
 _EXPORTS = {
     "NARSSearcher": "nars.searcher",
-    "RoundSettings": "nars.searcher",
+    "RoundSettings": "nars.settings",
     "AccuracyPredictor": "nars.predictor",
     "make_predictor": "nars.predictor",
     "evolve": "nars.evolution",

@@ -20,20 +20,11 @@ from tqdm import tqdm
 
 from nars.pareto import non_dominated_rank, pareto_mask
 from nars.searcher import point_key
+from nars.settings import EvolutionSettings
 
 log = logging.getLogger(__name__)
 
 Point = dict[str, Any]
-
-
-@dataclass
-class EvolutionSettings:
-    population: int = 128
-    generations: int = 30
-    children_per_generation: int = 4096
-    crossover_prob: float = 0.3
-    max_mutations: int = 3
-    seed: int = 0
 
 
 @dataclass
@@ -60,16 +51,17 @@ def evolve(
     feasible: Callable[[list[Point]], np.ndarray] | None = None,
     costs: Callable[[list[Point]], dict[str, np.ndarray]] | None = None,
     settings: EvolutionSettings | None = None,
+    seed: int = 0,
     progress: bool = True,
 ) -> EvolutionResult:
     """Evolve points of `space` towards high `predict(space.encode(points))` under `feasible`.
 
-    `seeds` (e.g. the best measured trials) join the random initial population.
+    `seeds` (e.g. the best measured trials) join the random initial population; `seed` drives every draw.
     """
     settings = settings or EvolutionSettings()
-    rng = np.random.default_rng(settings.seed)
+    rng = np.random.default_rng(seed)
     start = time.perf_counter()
-    population = _feasible_unique((seeds or []) + space.sample(settings.population * 2, seed=settings.seed, method="random"), feasible)
+    population = _feasible_unique((seeds or []) + space.sample(settings.population * 2, seed=seed, method="random"), feasible)
     if not population:
         raise ValueError("evolution: no feasible starting point (the constraints reject every sample)")
     population = population[: settings.population]

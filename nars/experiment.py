@@ -16,29 +16,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from detector.config import apply_overrides, format_validation_error, read_yaml
 from detector.data import DataPaths, resolve_data_paths
 from detector.errors import ConfigError
-
-SEARCHERS = ("nars", "random", "optuna-tpe", "optuna-qmc")
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from nars.settings import EvolutionSettings, RoundSettings, SearcherName, Section
 
 
-class SyntheticData(_Section):
+class SyntheticData(Section):
     num_train: int = Field(48, ge=2)
     num_val: int = Field(16, ge=1)
     image_size: tuple[int, int] = (192, 256)
     seed: int = 0
 
 
-class DataSettings(_Section):
+class DataSettings(Section):
     dir: str | None = None
     train_json: str | None = None
     train_images: str | None = None
@@ -54,43 +49,25 @@ class DataSettings(_Section):
         return self
 
 
-class PredictorSettings(_Section):
-    kind: Literal["mlp", "random_forest", "gp"] = "mlp"
-    options: dict[str, Any] = Field(default_factory=dict)
-    pretrain_points: int = Field(256, ge=0)
-    # pretrain on a free statistic (log FLOPs, log params) only while its Kendall tau with the measured
-    # trials has a p-value <= this (1.0: always); see nars.pretraining
-    pretrain_alpha: float = Field(0.1, gt=0.0, le=1.0)
-
-
-class AshaSettings(_Section):
+class AshaSettings(Section):
     grace_period: int = Field(1, ge=1)
     reduction_factor: float = Field(2.0, gt=1.0)
 
 
-class EvolutionConfig(_Section):
-    population: int = Field(128, ge=4)
-    generations: int = Field(30, ge=1)
-    children_per_generation: int = Field(2048, ge=8)
-
-
-class CalibrationSettings(_Section):
+class CalibrationSettings(Section):
     candidates: int = Field(4, ge=3)
     full_epochs: int = Field(12, ge=2)
     threshold: float = Field(0.92, gt=0.0, le=1.0)
 
 
-class SearchSettings(_Section):
-    searcher: Literal["nars", "random", "optuna-tpe", "optuna-qmc"] = "nars"
+class SearchSettings(RoundSettings):
+    """The `search:` section: the NARS round settings (`nars.settings.RoundSettings`) plus the run's."""
+
+    searcher: SearcherName = "nars"
     num_samples: int = Field(16, ge=2)
     objectives: list[str] = Field(default_factory=lambda: ["ap"], min_length=1)
     proxy_epochs: int = Field(4, ge=1)
-    initial_points: int = Field(8, ge=2)
-    round_size: int = Field(4, ge=1)
-    candidate_pool: int = Field(512, ge=8)
-    exploration: float = Field(0.25, ge=0.0, le=1.0)
-    predictor: PredictorSettings = Field(default_factory=PredictorSettings)
-    evolution: EvolutionConfig = Field(default_factory=EvolutionConfig)
+    evolution: EvolutionSettings = Field(default_factory=EvolutionSettings)
     asha: AshaSettings | None = None
     calibrate: CalibrationSettings = Field(default_factory=CalibrationSettings)
     max_concurrent: int = Field(2, ge=1)
@@ -123,7 +100,7 @@ class SearchSettings(_Section):
         return self.objectives[1:]
 
 
-class Experiment(_Section):
+class Experiment(Section):
     data: DataSettings
     space: dict[str, Any] = Field(default_factory=lambda: {"kind": "fbnetv3"})
     constraints: list[str] = Field(default_factory=list)

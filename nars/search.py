@@ -29,12 +29,14 @@ from detector.atomic import atomic_open, atomic_write_text, remove_stale_tempora
 from detector.config import config_to_dict
 from detector.errors import ConfigError, UserError, run_cli
 from nars.analysis.run import RAY_NAME
-from nars.analysis.tables import MEASURED, curve_part, curve_table, trial_row, trial_table
-from nars.evolution import EvolutionSettings, evolve
+from nars.analysis.tables import LABELLED, curve_part, curve_table, trial_row, trial_table
+from nars.evolution import evolve
 from nars.experiment import Experiment, load_experiment
 from nars.predictor import make_predictor
 from nars.pretraining import FreeStatPretraining
-from nars.searcher import NARSSearcher, RoundSettings, point_key
+from nars.proxy import final_run_values, proxy_space_spec, warn_shadowed_base
+from nars.searcher import NARSSearcher, point_key
+from nars.settings import SEARCHERS, RoundSettings
 
 log = logging.getLogger("nars.search")
 CALIBRATION_NAME = "calibration"
@@ -114,16 +116,7 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
     s = experiment.search
     feasible = costs.feasible if costs.constraints else None
     if s.searcher == "nars":
-        settings = RoundSettings(
-            initial_points=s.initial_points,
-            round_size=s.round_size,
-            candidate_pool=s.candidate_pool,
-            exploration=s.exploration,
-            pretrain_points=s.predictor.pretrain_points,
-            pretrain_alpha=s.predictor.pretrain_alpha,
-            predictor=s.predictor.kind,
-            predictor_options=s.predictor.options,
-        )
+        settings = RoundSettings.model_validate(s.model_dump(include=set(RoundSettings.model_fields)))
         return NARSSearcher(
             space, metric=s.metric, mode="max", max_trials=max_trials, settings=settings, feasible=feasible,
             free_stats=costs.free_stats, costs=costs.objectives(s.cost_objectives) if s.cost_objectives else None, seed=s.seed,
@@ -166,7 +159,7 @@ def trial_dirname(trial: Any) -> str:
     return f"trial_{trial.trial_id}"
 
 
-def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, output: Path, storage: Path, name: str, searcher: Any,
+def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, output: Path, storage: str, name: str, searcher: Any,
              num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool, trial_fn: TrialFn | None = None) -> Any:
     """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid.
 
@@ -189,10 +182,10 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
     )
-    path = storage / name
-    if resume and tune.Tuner.can_restore(str(path)):
+    path = f"{storage.rstrip('/')}/{name}"
+    if resume and tune.Tuner.can_restore(path):
         print(f"resuming {path}: finished trials are kept, unfinished ones continue from their checkpoints")
-        tuner = tune.Tuner.restore(str(path), trainable=trainable, resume_errored=False, restart_errored=False)
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=False, restart_errored=False)
     else:
         # metric and mode are set once: in the TuneConfig, unless the searcher fixed them itself (Optuna)
         own = getattr(searcher, "metric", None) is not None
@@ -210,7 +203,7 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
                 trial_dirname_creator=trial_dirname, reuse_actors=True,  # one worker process trains trial after trial (no re-imports)
             ),
             run_config=tune.RunConfig(
-                name=name, storage_path=str(storage), verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
+                name=name, storage_path=storage, verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
                 failure_config=tune.FailureConfig(max_failures=s.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
@@ -268,12 +261,13 @@ class Winner:
     pretraining: str
 
 
-def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path) -> Winner:
-    """Refit the predictor on every measured trial, evolve under the constraints, write the recipes."""
+def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path, proxy_epochs: int) -> Winner:
+    """Refit the predictor on every trial of the whole proxy budget, evolve under the constraints, write the recipes."""
     s = experiment.search
-    good = trials[trials["status"].isin(MEASURED) & trials[s.metric].notna()]
+    good = trials[trials["status"].isin(LABELLED) & trials[s.metric].notna()]
     if len(good) < 2:
-        raise UserError(f"only {len(good)} trial(s) finished with a {s.metric}: too few to fit the predictor (see trials.csv errors)")
+        raise UserError(f"only {len(good)} trial(s) trained the whole proxy budget with a {s.metric}: too few to fit the predictor "
+                        "(see the status and error columns of trials.csv)")
     points = points_of(good)
     X = space.encode(points)
     y = good[s.metric].to_numpy(dtype=np.float64)
@@ -293,33 +287,37 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
         space, predictor.predict, seeds=points[: s.evolution.population // 4],
         feasible=costs.feasible if costs.constraints else None,
         costs=costs.objectives(s.cost_objectives) if s.cost_objectives else None,
-        settings=EvolutionSettings(population=s.evolution.population, generations=s.evolution.generations,
-                                   children_per_generation=s.evolution.children_per_generation, seed=s.seed),
+        settings=s.evolution, seed=s.seed,
     )
     measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
     winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
                     result.front_predicted, result.front_costs, result.scored_per_minute, pretrained)
     cost = costs.model.measure(winner.point)
     write_recipe(space, winner.point, output / "best_recipe.yaml", predicted=winner.predicted, measured=winner.measured, metric=s.metric,
-                 extra={"flops": cost.flops, "params": cost.params})
+                 proxy_epochs=proxy_epochs, extra={"flops": cost.flops, "params": cost.params})
     if s.cost_objectives:
         folder = output / "pareto_recipes"
         for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted, strict=True)):
             costs_here = {name: values[i] for name, values in result.front_costs.items()}
             write_recipe(space, point, folder / f"recipe_{i:02d}.yaml", predicted=predicted,
-                         measured=measured.get(point_key(point)), metric=s.metric, extra=costs_here)
+                         measured=measured.get(point_key(point)), metric=s.metric, proxy_epochs=proxy_epochs, extra=costs_here)
         plot_front(result, s.metric, s.cost_objectives[0], folder / "pareto_front.png")
     return winner
 
 
 def write_recipe(space: Any, point: dict[str, Any], path: Path, *, predicted: float, measured: float | None, metric: str,
-                 extra: dict[str, float] | None = None) -> None:
+                 proxy_epochs: int, extra: dict[str, float] | None = None) -> None:
+    """The winner's complete detector config, with a header saying what the trials measured and what they did not."""
     config = config_to_dict(space.to_config(point))
+    final = ", ".join(f"{field}: {value}" for field, value in final_run_values(space, point).items())
     header = [
         "# Found by `python -m nars.search`: a complete detector config for",
         "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
         f"# predicted {metric}: {predicted:.2f}"
-        + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; not trained during the search"),
+        + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; this point was not trained during the search"),
+        f"# searched, and trained together in the trials ({proxy_epochs} epochs each): "
+        + (", ".join(f"{name}={point[name]}" for name in space.names if name in point) or "nothing"),
+        f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
     atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
@@ -347,7 +345,7 @@ def plot_front(result: Any, metric: str, cost: str, path: Path) -> None:
 # ---------------------------------------------------------------------- calibration
 
 
-def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], paths: Any, costs: Costs, storage: Path,
+def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], paths: Any, costs: Costs, storage: str,
               output: Path, resume: bool, device: str, trial_fn: TrialFn | None = None) -> int:
     """The paper's early-stop rule: the smallest epoch whose ranking agrees with the final one."""
     import json
@@ -378,6 +376,14 @@ def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], pa
 # ---------------------------------------------------------------------- CLI
 
 
+def storage_location(storage: str | None, output: Path) -> str:
+    """Ray's `storage_path`: a URI as given (Ray's pyarrow filesystems resolve s3://, gs://, file://), a local
+    path made absolute (relative to the working directory), by default the run folder's ray/."""
+    if storage is None:
+        return str(output / "ray")
+    return storage if "://" in storage else str(Path(storage).resolve())
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nars.search", description="Neural Architecture-Recipe Search on Ray Tune.")
     parser.add_argument("--config", required=True, help="experiment YAML (data, space, constraints, search)")
@@ -385,9 +391,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", help="run folder (default: the experiment's `output`, else runs/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue a killed search in the run folder")
     parser.add_argument("--address", help="Ray cluster address (auto or HOST:PORT); default: a local Ray")
-    parser.add_argument("--storage", help="Ray storage path (must be shared by every node of a cluster)")
+    parser.add_argument("--storage", help="Ray storage: a local path or a URI Ray takes (s3://, gs://, file://...); "
+                        "shared by every node of a cluster (default: RUN/ray)")
     parser.add_argument("--num-samples", type=int, help="trials to run (search.num_samples)")
-    parser.add_argument("--searcher", choices=["nars", "random", "optuna-tpe", "optuna-qmc"], help="search.searcher")
+    parser.add_argument("--searcher", choices=SEARCHERS, help="search.searcher")
     parser.add_argument("--cpus-per-trial", type=float, help="search.cpus_per_trial")
     parser.add_argument("--gpus-per-trial", type=float, help="search.gpus_per_trial")
     parser.add_argument("--calibrate", action="store_true", help="first choose the proxy budget by rank agreement")
@@ -418,15 +425,16 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     from search_spaces import load_space
 
     start = time.perf_counter()
-    space_spec = dict(experiment.space)
+    space_spec = proxy_space_spec(experiment.space)
     space = load_space(space_spec)
+    warn_shadowed_base(space)
     costs = Costs(space, experiment.constraints, output / "costs.json", experiment.search.latency_threads)
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         space.sample_feasible(1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
     output.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(output)  # left by a write that a kill interrupted; the trials' folders clean their own
     atomic_write_text(output / "search_config.yaml", yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
-    storage = Path(args.storage).resolve() if args.storage else output / "ray"
+    storage = storage_location(args.storage, output)
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
     paths = experiment.data_paths(output)
     init_ray(args.address)
@@ -442,7 +450,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     with atomic_open(output / "trials.parquet", "wb") as handle:
         trials.to_parquet(handle, index=False)
     write_table(curves, output / "curves.csv")
-    winner = final_stage(experiment, space, trials, costs, output)
+    winner = final_stage(experiment, space, trials, costs, output, proxy_epochs)
     print_summary(trials, winner, s.metric, output, time.perf_counter() - start)
     from nars.analysis.report import write_report
 

@@ -17,7 +17,6 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,40 +24,17 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from detector.atomic import atomic_write_text
-from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
+from nars.analysis.tables import BUDGET_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
 from nars.pretraining import FreeStatPretraining, PretrainDecision
+from nars.settings import RoundSettings
 from nars.tune_searcher import MetricAwareSearcher
 
 log = logging.getLogger(__name__)
 
 Point = dict[str, Any]
-
-
-@dataclass
-class RoundSettings:
-    """How many points each round trains and how candidates are drawn."""
-
-    initial_points: int = 8
-    round_size: int = 4
-    candidate_pool: int = 2048
-    exploration: float = 0.25
-    mutation_share: float = 0.5
-    pretrain_points: int = 512
-    pretrain_alpha: float = 0.1
-    predictor: str = "mlp"
-    predictor_options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.initial_points < 2:
-            raise ValueError(f"initial_points must be >= 2 (the predictor needs data), got {self.initial_points}")
-        if self.round_size < 1 or self.candidate_pool < self.round_size:
-            raise ValueError("round_size must be >= 1 and candidate_pool >= round_size")
-        if not 0.0 <= self.exploration <= 1.0 or not 0.0 <= self.mutation_share <= 1.0:
-            raise ValueError("exploration and mutation_share must lie in [0, 1]")
-        if not 0.0 < self.pretrain_alpha <= 1.0:
-            raise ValueError(f"pretrain_alpha must lie in (0, 1], got {self.pretrain_alpha}")
+FULL_BUDGET = 1.0 - 1e-9  # epochs / proxy epochs of a trial that trained the whole budget (float division)
 
 
 def point_key(point: Mapping[str, Any]) -> str:
@@ -110,9 +86,9 @@ class NARSSearcher(MetricAwareSearcher):
         self.predictor: Any = None
         self.round_predictions: list[dict[str, Any]] = []
         self.pretraining: FreeStatPretraining | None = None
-        if free_stats is not None and self.settings.predictor == "mlp" and self.settings.pretrain_points > 0:
-            self.pretraining = FreeStatPretraining(space, free_stats, points=self.settings.pretrain_points, seed=seed + 7919,
-                                                   alpha=self.settings.pretrain_alpha)
+        p = self.settings.predictor
+        if free_stats is not None and p.kind == "mlp" and p.pretrain_points > 0:
+            self.pretraining = FreeStatPretraining(space, free_stats, points=p.pretrain_points, seed=seed + 7919, alpha=p.pretrain_alpha)
         self.pretrain_decision: PretrainDecision | None = None
 
     # ------------------------------------------------------------------ Ray Tune interface
@@ -148,10 +124,17 @@ class NARSSearcher(MetricAwareSearcher):
         entry = self.pending.pop(trial_id, None)
         if entry is None:
             return
-        value = None if error or not result else result.get(self.metric)
+        value = None if error or not result or result.get("infeasible") else result.get(self.metric)
         if value is not None and not math.isfinite(float(value)):
             value = None
-        self.history.append({"trial_id": trial_id, "point": entry["point"], "round": entry["round"], "value": None if value is None else float(value)})
+        # a trial stopped early (ASHA) reports the share of the proxy budget it trained: its value is kept, not learnt from
+        budget = float(result.get(BUDGET_KEY, 1.0)) if result else 0.0
+        self.history.append({"trial_id": trial_id, "point": entry["point"], "round": entry["round"],
+                             "value": None if value is None else float(value), "budget": budget})
+
+    def labelled(self) -> list[dict[str, Any]]:
+        """Finished trials the predictor learns from: a measured value on the whole proxy budget."""
+        return [e for e in self.history if e["value"] is not None and e.get("budget", 1.0) >= FULL_BUDGET]
 
     def save(self, checkpoint_path: str) -> None:
         state = {
@@ -200,7 +183,7 @@ class NARSSearcher(MetricAwareSearcher):
 
     def _start_round(self) -> None:
         self.round += 1
-        labelled = [e for e in self.history if e["value"] is not None]
+        labelled = self.labelled()
         if self.round == 0 or len(labelled) < 2:
             batch = self._sobol_batch(self.settings.initial_points if self.round == 0 else self.settings.round_size)
         else:
@@ -219,10 +202,10 @@ class NARSSearcher(MetricAwareSearcher):
         return batch
 
     def _fit_predictor(self, labelled: list[dict[str, Any]]) -> None:
-        options = dict(self.settings.predictor_options)
-        if self.settings.predictor == "mlp":
+        options = dict(self.settings.predictor.options)
+        if self.settings.predictor.kind == "mlp":
             options.setdefault("seed", self.seed + self.round)
-        predictor = make_predictor(self.settings.predictor, **options)
+        predictor = make_predictor(self.settings.predictor.kind, **options)
         points = [e["point"] for e in labelled]
         y = np.array([e["value"] for e in labelled], dtype=np.float64)
         if self.pretraining is not None:
@@ -303,7 +286,7 @@ class NARSSearcher(MetricAwareSearcher):
         return [{"trial_id": e["trial_id"], "round": e["round"], self.metric: e["value"]} for e in self.history]
 
     def settings_dict(self) -> dict[str, Any]:
-        return asdict(self.settings)
+        return self.settings.model_dump()
 
     @staticmethod
     def strip_round(config: Mapping[str, Any]) -> Point:

@@ -1,11 +1,12 @@
 """The Ray Tune trainable: one search trial = the detector's own training loop on the proxy budget.
 
-The point becomes a detector config (`space.to_config`), trains with `detector.engine.train` for
-`proxy_epochs` and reports val AP per epoch with `tune.report`, each report carrying a
-`tune.Checkpoint` of `last.pt` so that a restored search resumes the trial instead of restarting
+The point becomes the trial's detector config (`nars.proxy.trial_config`: the point on the proxy
+budget), trains with `detector.engine.train` and reports val AP per epoch with `tune.report`, with
+`budget` = epochs done / proxy epochs (a trial stopped early carries its share), each report carrying
+a `tune.Checkpoint` of `last.pt` so that a restored search resumes the trial instead of restarting
 it. A crash or a diverged loss raises: Ray records the trial as failed with its message, and the
 search goes on. Points that break a constraint (only the Optuna baselines propose them) are not
-trained; they report `infeasible` and the worst accuracy.
+trained; they report `infeasible` and no accuracy (NaN), so no predictor learns a made-up AP for them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from ray import tune
 
 from detector.data import DataPaths
 from detector.engine import CONFIG, LAST, METRICS, TrainCallback, train
-from nars.searcher import NARSSearcher
+from nars.analysis.tables import BUDGET_KEY, split_config
+from nars.proxy import trial_config
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "loss", "lr", "epoch_time_s", "images_per_s")
 
@@ -29,12 +31,14 @@ REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "loss", "lr", "epoch_time
 class TuneReporter(TrainCallback):
     """Report every epoch's metrics and costs to Ray Tune, with a checkpoint to resume from."""
 
-    def __init__(self, extra: dict[str, Any]) -> None:
+    def __init__(self, extra: dict[str, Any], proxy_epochs: int) -> None:
         self.extra = extra
+        self.proxy_epochs = proxy_epochs
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any], checkpoint_path: Path) -> None:
         values = {k: float(metrics[k]) for k in REPORTED if isinstance(metrics.get(k), (int, float))}
         values = {k: v for k, v in values.items() if math.isfinite(v)}
+        values[BUDGET_KEY] = epoch / self.proxy_epochs
         with tempfile.TemporaryDirectory() as folder:
             for name in (LAST, CONFIG, METRICS):
                 source = checkpoint_path.parent / name
@@ -54,10 +58,8 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
 
     torch.set_num_threads(max(1, threads))
     space = load_space(space_spec)
-    point = NARSSearcher.strip_round(config)
-    detector_config = space.to_config(point)
-    train_section = detector_config.train.model_copy(update={"epochs": proxy_epochs, "eval_every": 1, "num_workers": 0})
-    detector_config = detector_config.model_copy(update={"train": train_section})
+    point = split_config(config)[0]
+    detector_config = trial_config(space, point, proxy_epochs)
 
     cost_model = CostModel(space, cache_path=cost_cache)
     parsed = parse_constraints(constraints)
@@ -66,7 +68,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     if cost.latency_ms is not None:
         extra["latency_ms"] = float(cost.latency_ms)
     if not all(c.holds(extra[c.metric]) for c in parsed):
-        tune.report({"epoch": 0, "ap": 0.0, "infeasible": 1.0, **extra})
+        tune.report({"epoch": 0, "ap": math.nan, BUDGET_KEY: 0.0, "infeasible": 1.0, **extra})
         return
 
     output = Path(work_dir) / tune.get_context().get_trial_id()
@@ -79,4 +81,4 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
             for item in Path(folder).iterdir():
                 shutil.copy2(item, output / item.name)
     train(detector_config, paths, output, resume=checkpoint is not None, device=device,
-          callbacks=[TuneReporter({**extra, "infeasible": 0.0})], progress=False)
+          callbacks=[TuneReporter({**extra, "infeasible": 0.0}, proxy_epochs)], progress=False)

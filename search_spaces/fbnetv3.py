@@ -20,7 +20,9 @@ Parameters (see `FIELD_PARAMETERS` and `search_spaces.arch` for the arch ones):
 * input: `min_size` (sets input.min_size and input.max_size = round(min_size * max_size_ratio)).
 * recipe: `optimizer`; `sgd_lr`, `sgd_weight_decay` (active with sgd) and `adamw_lr`,
   `adamw_weight_decay` (active with adamw), both writing train.lr / train.weight_decay, since good
-  values differ by orders of magnitude between the two; `warmup_iters`, `epochs`, `ema_decay`,
+  values differ by orders of magnitude between the two; `warmup_fraction` and `ema_horizon` (shares
+  of the schedule: train.warmup_fraction / train.ema_horizon, which replace warmup_iters / ema_decay),
+  `epochs` (a search's trials train its proxy budget instead, so `nars` takes it out of the search),
   `batch_size`, `hflip_prob`, `color_jitter`, `scale_jitter` (input.min_size_train: sizes from
   min_size - jitter to min_size + jitter, about 16 px apart), `drop_path_rate`, `box_head_dropout`.
 * detector: `pooler_resolution`, `rpn_iou_upper` + `rpn_iou_gap` and `roi_iou_upper` +
@@ -84,9 +86,10 @@ FIELD_PARAMETERS: dict[str, dict[str, Any]] = {
     "sgd_weight_decay": _f(1e-5, 1e-3, log=True, target="train.weight_decay", group="recipe", **_SGD),
     "adamw_lr": _f(1e-4, 3e-3, log=True, target="train.lr", group="recipe", **_ADAMW),
     "adamw_weight_decay": _f(1e-3, 0.1, log=True, target="train.weight_decay", group="recipe", **_ADAMW),
-    "warmup_iters": _i(0, 1000, 100, target="train.warmup_iters", group="recipe"),
+    # warmup and EMA as shares of the schedule, so that a value means the same in a short trial and a long run
+    "warmup_fraction": _f(0.0, 0.2, target="train.warmup_fraction", group="recipe"),
     "epochs": _i(4, 24, 4, target="train.epochs", group="recipe"),
-    "ema_decay": _c([0.0, 0.999, 0.9998], target="train.ema_decay", group="recipe", ordered=True),
+    "ema_horizon": _c([0.0, 0.01, 0.03, 0.1], target="train.ema_horizon", group="recipe", ordered=True),
     "batch_size": _c([4, 8, 16], target="train.batch_size", group="recipe", ordered=True),
     "hflip_prob": _f(0.0, 0.5, target="train.augment.hflip_prob", group="recipe"),
     "color_jitter": _f(0.0, 0.4, target="train.augment.color_jitter", group="recipe"),
@@ -106,7 +109,18 @@ FIELD_PARAMETERS: dict[str, dict[str, Any]] = {
     "norm": _c(["naiveSyncBN", "GN"], target="model.norm", group="detector"),
     "freeze_at": _i(0, 2, target="model.freeze_at", group="detector"),
 }
-DERIVED_TARGETS = ("input.min_size", "input.max_size", "input.min_size_train", "model.rpn.iou_thresholds", "model.roi_heads.iou_thresholds")
+DERIVED_WRITES: dict[str, tuple[str, ...]] = {
+    "min_size": ("input.min_size", "input.max_size"),
+    "scale_jitter": ("input.min_size_train",),
+    "rpn_iou_upper": ("model.rpn.iou_thresholds",),
+    "rpn_iou_gap": ("model.rpn.iou_thresholds",),
+    "roi_iou_upper": ("model.roi_heads.iou_thresholds",),
+    "roi_iou_gap": ("model.roi_heads.iou_thresholds",),
+}
+"""The config fields each derived parameter writes."""
+DERIVED_TARGETS = tuple(dict.fromkeys(t for targets in DERIVED_WRITES.values() for t in targets))
+SUPERSEDES = {"train.warmup_fraction": "train.warmup_iters", "train.ema_horizon": "train.ema_decay"}
+"""A schedule-relative field replaces its absolute twin when set (`TrainConfig.resolved`)."""
 
 
 # ---------------------------------------------------------------------- config dict helpers
@@ -203,6 +217,7 @@ class FBNetV3Space(SearchSpace):
         except ConfigError as exc:
             raise ConfigError(f"space.base: {exc}") from None
         self._base = config_to_dict(self.base)
+        self._user_base = set(_leaves(base))
         ratio = spec.get("max_size_ratio", self.base.input.max_size / self.base.input.min_size)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio < 1:
             raise ConfigError(f"space.max_size_ratio: must be a number >= 1 (max_size >= min_size), got {ratio!r}")
@@ -322,6 +337,24 @@ class FBNetV3Space(SearchSpace):
                 f"space.base.model.weights '{self.base.model.weights}' cannot load into searched architectures "
                 f"(e.g. {arch_changes[0]}); pin the arch (fixed: {{arch: <name>}}) or set base.model.weights: null"
             )
+
+    def writes(self, name: str) -> tuple[str, ...]:
+        """The config fields parameter `name` sets (with the absolute twin a schedule-relative field replaces)."""
+        if name in DERIVED_WRITES:
+            return DERIVED_WRITES[name]
+        target = self._targets.get(name)
+        if target is None:
+            return ("model.arch",) if name in self._arch_props or name == "arch" else ()
+        return (target, SUPERSEDES[target]) if target in SUPERSEDES else (target,)
+
+    def shadowed_base(self) -> dict[str, list[str]]:
+        """Fields the experiment's `base` sets that searched parameters replace: {field: [parameters]}."""
+        shadowed: dict[str, list[str]] = {}
+        for name in self.names:
+            for field in self.writes(name):
+                if field in self._user_base and field != "model.arch":
+                    shadowed.setdefault(field, []).append(name)
+        return shadowed
 
     # ------------------------------------------------------------------ points <-> configs
 

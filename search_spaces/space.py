@@ -229,6 +229,14 @@ class SearchSpace:
             codes[:, j] = np.where(active[:, j], param.decode(features[:, columns]), np.nan)
         return self._points(codes, active)
 
+    def writes(self, name: str) -> tuple[str, ...]:
+        """The config fields parameter `name` sets: none in a space over the user's own objective."""
+        return ()
+
+    def shadowed_base(self) -> dict[str, list[str]]:
+        """Base config fields that searched parameters replace: {field: [parameters]} (none here)."""
+        return {}
+
     def complete(self, point: Mapping[str, Any]) -> Point:
         """The validated point with its pinned values added: what an objective or `to_config` receives."""
         self.validate(point)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nars.evolution import EvolutionSettings, evolve
+from nars.evolution import evolve
+from nars.settings import EvolutionSettings
 from search_spaces import load_space
 
 SPACE = {"parameters": {**{f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} for i in range(6)},

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from nars.pretraining import FreeStatPretraining, informative_columns
-from nars.searcher import NARSSearcher, RoundSettings
+from nars.searcher import NARSSearcher
+from nars.settings import RoundSettings
 from search_spaces import load_space
 from toy_objective import objective
 
@@ -67,7 +68,7 @@ def test_searcher_rounds_record_the_decision(informative):
     def free_stats(points):
         return np.array([[objective(p) if informative else rng.normal()] for p in points])
 
-    settings = RoundSettings(initial_points=12, round_size=4, candidate_pool=128, pretrain_points=32, predictor_options={"ensemble_size": 2})
+    settings = RoundSettings(initial_points=12, round_size=4, candidate_pool=128, predictor={"pretrain_points": 32, "options": {"ensemble_size": 2}})
     searcher = NARSSearcher(space, metric="score", mode="max", settings=settings, free_stats=free_stats, seed=0)
     for i in range(16):
         config = searcher.suggest(f"t{i}")

@@ -92,9 +92,12 @@ def _epochs_trained(out: Path) -> dict[str, int]:
 
 def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_again(tmp_path):
     out = tmp_path / "search"
-    args = ["-m", "nars.search", "--config", "experiments/quickstart_search.yaml", "--output", str(out), "--calibrate", "--set", *SMALL]
+    storage = f"file://{tmp_path / 'store'}"  # a URI, as a bucket would be given; Ray resolves it
+    args = ["-m", "nars.search", "--config", "experiments/quickstart_search.yaml", "--output", str(out), "--storage", storage,
+            "--calibrate", "--set", *SMALL]
     first = run(*args)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert {p.name for p in (tmp_path / "store").iterdir()} == {"calibration", "search"} and not (out / "ray").exists()
     calibration = json.loads((out / "calibration.json").read_text())
     assert set(calibration["kendall_tau_by_epoch"]) == {"1", "2"} and calibration["candidates"] == 3
     assert calibration["proxy_epochs"] in (1, 2) and f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout

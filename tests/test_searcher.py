@@ -14,7 +14,8 @@ from ray.tune.search import ConcurrencyLimiter
 
 from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY
 from nars.pareto import non_dominated_rank, pareto_mask
-from nars.searcher import ROUND_KEY, NARSSearcher, RoundSettings
+from nars.searcher import ROUND_KEY, NARSSearcher
+from nars.settings import RoundSettings
 from search_spaces import load_space
 from toy_objective import objective, trainable
 
@@ -23,7 +24,7 @@ SPACE = {"parameters": {**{f"x{i}": {"type": "float", "low": 0.0, "high": 1.0} f
 
 
 def settings(**kw) -> RoundSettings:
-    return RoundSettings(**{"initial_points": 8, "round_size": 4, "candidate_pool": 256, "predictor_options": {"ensemble_size": 3}, **kw})
+    return RoundSettings(**{"initial_points": 8, "round_size": 4, "candidate_pool": 256, "predictor": {"options": {"ensemble_size": 3}}, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +154,10 @@ def test_pareto_front_on_a_hand_checked_example():
 
 
 def test_bad_round_settings():
-    with pytest.raises(ValueError, match="initial_points must be >= 2"):
+    with pytest.raises(ValueError, match=r"initial_points\n.*greater than or equal to 2"):
         RoundSettings(initial_points=1)
+    with pytest.raises(ValueError, match=r"candidate_pool \(8\) must be >= round_size \(16\)"):
+        RoundSettings(candidate_pool=8, round_size=16)
 
 
 @pytest.mark.parametrize("kind", ["random", "optuna-tpe", "optuna-qmc"])
@@ -177,3 +180,34 @@ def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
         point = {k.removeprefix("config/"): v for k, v in row.items() if k.startswith("config/") and v == v}
         space.validate(point)
         assert ("y" in point) == (point["op"] == "b")
+
+
+def test_a_stopped_trial_is_recorded_but_does_not_pull_the_predictor():
+    """Early stopping: a trial that trained half the proxy budget reports budget 0.5; its (here absurd) value is
+    kept in the history but the predictor is fitted as if it had failed: identical predictions."""
+    space = load_space(SPACE)
+
+    def run(last: dict | None) -> NARSSearcher:
+        searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), seed=5)
+        configs = [searcher.suggest(f"t{i}") for i in range(8)]
+        for i, config in enumerate(configs[:-1]):
+            searcher.on_trial_complete(f"t{i}", {"score": objective(NARSSearcher.strip_round(config)), "budget": 1.0})
+        searcher.on_trial_complete("t7", last, error=last is None)
+        assert isinstance(searcher.suggest("t8"), dict)  # round 1: the predictor is fitted
+        return searcher
+
+    stopped, failed = run({"score": 1e6, "budget": 0.5}), run(None)
+    assert stopped.history[-1]["value"] == 1e6 and stopped.history[-1]["budget"] == 0.5
+    assert len(stopped.labelled()) == len(failed.labelled()) == 7
+    X = space.encode(space.sample(64, seed=9))
+    np.testing.assert_array_equal(stopped.predictor.predict(X), failed.predictor.predict(X))
+    assert stopped.queue == failed.queue, "the same next suggestions"
+    full = run({"score": 1e6, "budget": 1.0})
+    assert not np.array_equal(full.predictor.predict(X), failed.predictor.predict(X)), "a full-budget value is learnt"
+
+
+def test_an_infeasible_trial_is_not_a_label():
+    searcher = NARSSearcher(load_space(SPACE), metric="score", mode="max", settings=settings(), seed=6)
+    searcher.suggest("t0")
+    searcher.on_trial_complete("t0", {"score": 0.0, "infeasible": 1.0})
+    assert searcher.history[-1]["value"] is None and not searcher.labelled()

@@ -18,9 +18,12 @@ ROUND_KEY = "nars_round"
 PREDICTED_KEY = "nars_predicted"
 PREDICTED_STD_KEY = "nars_predicted_std"
 BOOKKEEPING_PREFIX = "nars_"
+# reported by a detector trial with every epoch: epochs done / proxy epochs (1.0: the whole proxy budget)
+BUDGET_KEY = "budget"
 
 STATUSES = ("ok", "stopped", "failed", "infeasible", "running")
 MEASURED = ("ok", "stopped")  # statuses whose accuracy was measured by training
+LABELLED = ("ok",)  # ... and on the whole proxy budget: what the predictor learns from (a stopped trial's AP is early)
 METRICS = ("ap", "ap50", "ap75")
 
 # column -> dtype of `trials`; then one `param.<name>` column per search-space parameter

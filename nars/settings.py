@@ -1,0 +1,58 @@
+"""The one schema of every search setting: the searcher's rounds, its predictor and the final evolution.
+
+`NARSSearcher` takes `RoundSettings`, `evolve` takes `EvolutionSettings`, and the experiment YAML's
+`search:` section (`nars.experiment.SearchSettings`) extends `RoundSettings`, so a default is written
+once, here, whether the searcher runs from `nars.search`, a benchmark or a script.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SEARCHERS = ("nars", "random", "optuna-tpe", "optuna-qmc")
+"""The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
+SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc"]
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors (a typo must not silently keep a default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PredictorSettings(Section):
+    kind: Literal["mlp", "random_forest", "gp"] = "mlp"
+    options: dict[str, Any] = Field(default_factory=dict)
+    pretrain_points: int = Field(512, ge=0)
+    # pretrain on a free statistic (log FLOPs, log params) only while its Kendall tau with the measured
+    # trials has a p-value <= this (1.0: always); see nars.pretraining
+    pretrain_alpha: float = Field(0.1, gt=0.0, le=1.0)
+
+
+class RoundSettings(Section):
+    """How many points each round trains and how its candidates are drawn and judged."""
+
+    initial_points: int = Field(8, ge=2)  # the Sobol round 0: the predictor needs data
+    round_size: int = Field(4, ge=1)
+    candidate_pool: int = Field(2048, ge=8)
+    exploration: float = Field(0.25, ge=0.0, le=1.0)  # share of a round chosen by upper confidence bound
+    mutation_share: float = Field(0.5, ge=0.0, le=1.0)  # share of the pool made by mutating the best trials
+    predictor: PredictorSettings = Field(default_factory=PredictorSettings)
+
+    @model_validator(mode="after")
+    def _pool_holds_a_round(self) -> RoundSettings:
+        if self.candidate_pool < self.round_size:
+            raise ValueError(f"candidate_pool ({self.candidate_pool}) must be >= round_size ({self.round_size})")
+        return self
+
+
+class EvolutionSettings(Section):
+    """The predictor-only evolutionary search that names the winner (`nars.evolution.evolve`)."""
+
+    population: int = Field(128, ge=4)
+    generations: int = Field(30, ge=1)
+    children_per_generation: int = Field(4096, ge=8)
+    crossover_prob: float = Field(0.3, ge=0.0, le=1.0)
+    max_mutations: int = Field(3, ge=1)

@@ -1,0 +1,108 @@
+"""The proxy contract (issue 15): every searched value reaches the config a trial trains, or is excluded with its reason."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+from detector.config import TrainConfig
+from nars.proxy import PROXY_FIELDS, SpaceWarning, final_run_values, proxy_space_spec, trial_config, warn_shadowed_base
+from nars.search import storage_location
+from search_spaces import Choice, Float, Int, load_space
+from search_spaces.fbnetv3 import FIELD_PARAMETERS
+
+PROXY_EPOCHS = 3
+TOTAL_ITERS = 1000  # a run length at which every schedule share is a distinct number of steps
+
+
+def _trained(space: Any, point: dict[str, Any]) -> dict[str, Any]:
+    """What a trial trains for `point`: its config with the schedule resolved in steps, as the engine runs it."""
+    config = trial_config(space, point, PROXY_EPOCHS)
+    data = config.model_dump(mode="json")
+    data["train"] = config.train.resolved(TOTAL_ITERS).model_dump(mode="json", exclude={"warmup_fraction", "ema_horizon"})
+    return data
+
+
+def _other_value(param: Any, value: Any) -> Any:
+    if isinstance(param, Choice):
+        return next(v for v in param.values if v != value)
+    if isinstance(param, Int):
+        return param.low if value != param.low else param.low + param.step
+    assert isinstance(param, Float)
+    return param.low if not np.isclose(value, param.low) else param.high
+
+
+@pytest.fixture(scope="module")
+def default_space():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default space asks for nothing the proxy overrides
+        return load_space(proxy_space_spec({"kind": "fbnetv3"}))
+
+
+def test_every_searched_value_changes_what_the_trial_trains(default_space):
+    space = default_space
+    checked = set()
+    for point in space.sample(24, seed=0, method="random"):  # conditional parameters are active in some of them
+        reference = _trained(space, point)
+        for param in space.params:
+            if param.name not in point:
+                continue
+            # a parameter that switches others on (an SE block's gate) gets their draws; ones it switches off go
+            changed = space._repair({**point, param.name: _other_value(param, point[param.name])}, np.random.default_rng(0))
+            assert _trained(space, changed) != reference, f"searched '{param.name}' does not reach the trial"
+            checked.add(param.name)
+    assert checked == set(space.names), f"never active: {set(space.names) - checked}"
+
+
+def test_what_the_proxy_sets_is_excluded_with_its_reason(default_space):
+    not_searched = set(FIELD_PARAMETERS) - set(default_space.names)
+    # epochs: the proxy sets it; freeze_at: excluded while base.model.weights is null (frozen random layers)
+    assert not_searched == {"epochs", "freeze_at"}
+    assert default_space.writes("epochs") == ("train.epochs",) and "train.epochs" in PROXY_FIELDS
+    point = default_space.sample(1, seed=3)[0]
+    assert trial_config(default_space, point, PROXY_EPOCHS).train.epochs == PROXY_EPOCHS
+    assert final_run_values(default_space, point) == {"train.epochs": default_space.base.train.epochs}
+
+
+def test_searching_a_proxy_set_value_warns_and_keeps_the_final_value():
+    spec = {"kind": "fbnetv3", "parameters": {"epochs": {"low": 4, "high": 8}}, "base": {"train": {"epochs": 30}}}
+    with pytest.warns(SpaceWarning, match=r"space.parameters.epochs: not searched, every trial trains search.proxy_epochs epochs"):
+        space = load_space(proxy_space_spec(spec))
+    assert "epochs" not in space.names and space.fixed["epochs"] == 30
+    pinned = load_space(proxy_space_spec({"kind": "fbnetv3", "fixed": {"epochs": 24}}))  # a pin names the final run's epochs
+    assert pinned.fixed["epochs"] == 24
+
+
+def test_a_base_value_that_a_searched_parameter_replaces_is_named():
+    space = load_space({"kind": "fbnetv3", "base": {"train": {"lr": 0.04, "warmup_iters": 40, "momentum": 0.8}}})
+    with pytest.warns(SpaceWarning) as caught:
+        warn_shadowed_base(space)
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 2, messages  # momentum is not searched
+    assert messages[0].startswith("space.base.train.lr is replaced by the searched parameter 'sgd_lr' and 'adamw_lr'")
+    assert messages[1].startswith("space.base.train.warmup_iters is replaced by the searched parameter 'warmup_fraction'")
+
+
+def test_schedule_shares_resolve_to_steps_of_the_run():
+    train = TrainConfig(warmup_iters=40, ema_decay=0.5, warmup_fraction=0.1, ema_horizon=0.05)
+    short, long = train.resolved(80), train.resolved(600)
+    assert (short.warmup_iters, long.warmup_iters) == (8, 60)
+    assert short.ema_decay == pytest.approx(1 - 1 / 4) and long.ema_decay == pytest.approx(1 - 1 / 30)
+    assert TrainConfig(ema_horizon=0.01).resolved(100).ema_decay == 0.0, "a horizon of one step averages nothing"
+    absolute = TrainConfig(warmup_iters=40, ema_decay=0.5).resolved(80)
+    assert (absolute.warmup_iters, absolute.ema_decay) == (40, 0.5)
+
+
+def test_trials_keep_the_data_loader_workers_of_the_config():
+    space = load_space({"kind": "fbnetv3", "base": {"train": {"num_workers": 6}}})
+    assert trial_config(space, space.sample(1)[0], PROXY_EPOCHS).train.num_workers == 6
+
+
+def test_storage_keeps_uris_and_resolves_paths(tmp_path):
+    assert storage_location("s3://bucket/runs", tmp_path) == "s3://bucket/runs"
+    assert storage_location("file:///shared/runs", tmp_path) == "file:///shared/runs"
+    assert storage_location("relative/runs", tmp_path).endswith("/relative/runs") and storage_location("relative/runs", tmp_path).startswith("/")
+    assert storage_location(None, tmp_path) == str(tmp_path / "ray")
