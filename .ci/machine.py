@@ -7,21 +7,11 @@ should say which CPU it came from.
 from __future__ import annotations
 
 import os
-import platform
 import re
 
 import torch
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from detector.machine import cpu_model
 
 
 def main() -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from detector.machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 SHARED_NOTE = (
@@ -55,15 +57,8 @@ def median(values: Sequence[float]) -> float:
 
 def machine() -> str:
     """CPU, OS and Python, plus the 1-minute load average at the start (other jobs on the machine)."""
-    cpu = platform.processor() or platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")), cpu)
     load = f", load average {os.getloadavg()[0]:.1f} at start" if hasattr(os, "getloadavg") else ""
-    return f"{platform.platform()}, {model}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}{load}"
-
-
-def _cpuinfo() -> list[str]:
-    path = Path("/proc/cpuinfo")
-    return path.read_text().splitlines() if path.is_file() else []
+    return f"{platform.platform()}, {cpu_model()}, {os.cpu_count()} CPUs visible, Python {platform.python_version()}{load}"
 
 
 def header(title: str, script: str, argv: Sequence[str], *details: str) -> list[str]:
@@ -88,7 +83,7 @@ def figure_link(markdown: Path, figure: Path, alt: str) -> str:
 def write_section(path: Path, title: str, section: str) -> None:
     """Replace the `## title` section of `path` (up to the next `## ` heading) or append it."""
     text = path.read_text() if path.is_file() else "# Benchmarks\n\n"
-    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     section = section.rstrip("\n") + "\n\n"
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     path.write_text(text.rstrip("\n") + "\n")
