@@ -21,6 +21,9 @@ from detector.errors import ConfigError
 
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
 NORMS = ("BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN")
+COST = {"cost": True}
+"""`json_schema_extra` of a field that changes the deployed model's FLOPs, params or latency: the fields
+`search_spaces.cost_spec.CostSpec` is made of (add it to a new knob that does)."""
 
 
 class _Section(BaseModel):
@@ -44,13 +47,13 @@ class RPNConfig(_Section):
     iou_thresholds: tuple[float, float] = (0.3, 0.7)
     pre_nms_topk_train: int = Field(2000, ge=1)
     post_nms_topk_train: int = Field(2000, ge=1)
-    pre_nms_topk_test: int = Field(1000, ge=1)
-    post_nms_topk_test: int = Field(30, ge=1)
-    nms_thresh: float = Field(0.7, gt=0.0, le=1.0)
+    pre_nms_topk_test: int = Field(1000, ge=1, json_schema_extra=COST)
+    post_nms_topk_test: int = Field(30, ge=1, json_schema_extra=COST)
+    nms_thresh: float = Field(0.7, gt=0.0, le=1.0, json_schema_extra=COST)
     batch_size_per_image: int = Field(256, ge=1)
     positive_fraction: float = Field(0.5, gt=0.0, le=1.0)
-    anchor_sizes: list[float] = Field(default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1)
-    aspect_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0], min_length=1)
+    anchor_sizes: list[float] = Field(default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1, json_schema_extra=COST)
+    aspect_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, json_schema_extra=COST)
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
@@ -68,23 +71,23 @@ class RoIHeadsConfig(_Section):
     iou_thresholds: tuple[float, float] = (0.5, 0.5)
     batch_size_per_image: int = Field(512, ge=1)
     positive_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    score_thresh: float = Field(0.05, ge=0.0, le=1.0)
-    nms_thresh: float = Field(0.5, gt=0.0, le=1.0)
-    detections_per_img: int = Field(100, ge=1)
+    score_thresh: float = Field(0.05, ge=0.0, le=1.0, json_schema_extra=COST)
+    nms_thresh: float = Field(0.5, gt=0.0, le=1.0, json_schema_extra=COST)
+    detections_per_img: int = Field(100, ge=1, json_schema_extra=COST)
     bbox_reg_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
 
 class ModelConfig(_Section):
-    arch: str | dict[str, Any] = "fbnetv3_a_dsmask"
-    num_classes: int | None = Field(None, ge=1)
+    arch: str | dict[str, Any] = Field("fbnetv3_a_dsmask", json_schema_extra=COST)
+    num_classes: int | None = Field(None, ge=1, json_schema_extra=COST)
     weights: str | None = DEFAULT_WEIGHTS
-    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = "naiveSyncBN"
+    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field("naiveSyncBN", json_schema_extra=COST)
     freeze_at: int = Field(2, ge=0)
-    pooler_resolution: int = Field(6, ge=1, le=64)
-    pooler_sampling_ratio: int = Field(0, ge=0)
-    pooler_aligned: bool = True
+    pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST)
+    pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST)
+    pooler_aligned: bool = Field(True, json_schema_extra=COST)
     drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)
     box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     pixel_mean: tuple[float, float, float] = (103.530, 116.280, 123.675)
@@ -124,8 +127,8 @@ class InputConfig(_Section):
     detectron2's INPUT.MIN_SIZE_TRAIN with choice sampling); empty means `min_size`.
     """
 
-    min_size: int = Field(224, ge=16)
-    max_size: int = Field(320, ge=16)
+    min_size: int = Field(224, ge=16, json_schema_extra=COST)
+    max_size: int = Field(320, ge=16, json_schema_extra=COST)
     min_size_train: list[int] = Field(default_factory=list)
 
     @field_validator("min_size_train")

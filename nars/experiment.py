@@ -55,9 +55,20 @@ class AshaSettings(Section):
 
 
 class CalibrationSettings(Section):
-    candidates: int = Field(4, ge=3)
+    """`--calibrate`: the same candidates trained at each budget of `budgets` and at `full_epochs`, each as
+    its own compressed schedule (as a trial trains); the proxy budget is the smallest whose ranking agrees
+    with the full one: the lower end of the 90 % bootstrap interval of Kendall tau >= `threshold`."""
+
+    candidates: int = Field(12, ge=5)
+    budgets: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
     full_epochs: int = Field(12, ge=2)
-    threshold: float = Field(0.92, gt=0.0, le=1.0)
+    threshold: float = Field(0.6, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _budgets_below_full(self) -> CalibrationSettings:
+        if any(not 1 <= b < self.full_epochs for b in self.budgets):
+            raise ValueError(f"budgets must lie in 1..{self.full_epochs - 1} (below full_epochs), got {self.budgets}")
+        return self
 
 
 class SearchSettings(RoundSettings):

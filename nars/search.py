@@ -30,6 +30,7 @@ from detector.config import config_to_dict
 from detector.errors import ConfigError, UserError, run_cli
 from nars.analysis.run import RAY_NAME
 from nars.analysis.tables import LABELLED, curve_part, curve_table, trial_row, trial_table
+from nars.calibration import CONFIDENCE, agreement, choose_budget
 from nars.evolution import evolve
 from nars.experiment import Experiment, load_experiment
 from nars.predictor import make_predictor
@@ -55,7 +56,6 @@ class Costs:
         self._args = (space, list(constraints), cache_path, latency_threads)
         self.constraints = parse_constraints(constraints)
         self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads)
-        self.needs_latency = any(c.metric == "latency_ms" for c in self.constraints)
 
     def __getstate__(self) -> tuple[Any, ...]:
         """Tune pickles the searcher with its callables; the cost model's caches are rebuilt (disk cache kept)."""
@@ -68,15 +68,7 @@ class Costs:
         return self.model.measure(point, latency=latency)
 
     def feasible(self, points: list[dict[str, Any]]) -> np.ndarray:
-        mask = []
-        for point in points:
-            cost = self._measure(point)
-            ok = all(c.holds(getattr(cost, c.metric)) for c in self.constraints if c.metric != "latency_ms")
-            if ok and self.needs_latency:
-                cost = self._measure(point, latency=True)
-                ok = all(c.holds(cost.latency_ms) for c in self.constraints if c.metric == "latency_ms")
-            mask.append(ok)
-        return np.array(mask, dtype=bool)
+        return np.array([self.model.meets(point, self.constraints)[0] for point in points], dtype=bool)
 
     free_stat_names = ("log FLOPs", "log params")
 
@@ -177,7 +169,7 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
     trainable = tune.with_resources(
         tune.with_parameters(
             trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
-            cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), device=device,
+            cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency_threads, device=device,
             work_dir=str(output / "trials"),
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
@@ -346,31 +338,40 @@ def plot_front(result: Any, metric: str, cost: str, path: Path) -> None:
 
 
 def calibrate(experiment: Experiment, space: Any, space_spec: dict[str, Any], paths: Any, costs: Costs, storage: str,
-              output: Path, resume: bool, device: str, trial_fn: TrialFn | None = None) -> int:
-    """The paper's early-stop rule: the smallest epoch whose ranking agrees with the final one."""
+              output: Path, resume: bool, device: str, trial_fn: TrialFn | None = None) -> tuple[int, pd.DataFrame]:
+    """Train the same random candidates at every budget of the grid and at the full one, each as a trial
+    trains (its own compressed schedule); returns the chosen proxy budget and the candidates' trials at it,
+    which are trials of that budget like any other and become predictor labels."""
     import json
-
-    from scipy.stats import kendalltau
 
     from nars.baselines import RandomSearcher
 
-    c = experiment.search.calibrate
-    searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None,
-                              seed=experiment.search.seed + 1)
-    results = run_tune(experiment, space_spec, paths, output, storage, CALIBRATION_NAME, searcher, c.candidates, c.full_epochs, resume,
-                       device, asha=False, trial_fn=trial_fn)
-    _, curves = collect(results, c.full_epochs, experiment.search.metric)
-    table = curves.pivot_table(index="trial_id", columns="epoch", values=experiment.search.metric)
-    table = table.dropna()
-    if len(table) < 3 or c.full_epochs not in table:
-        raise UserError(f"calibration: only {len(table)} candidates finished all {c.full_epochs} epochs; need 3")
-    final = table[c.full_epochs]
-    taus = {int(e): float(kendalltau(table[e], final).statistic) for e in table.columns}
-    chosen = next((e for e in sorted(taus) if taus[e] >= c.threshold), c.full_epochs)
-    atomic_write_text(output / "calibration.json", json.dumps({"kendall_tau_by_epoch": taus, "threshold": c.threshold,
-                                                              "proxy_epochs": chosen, "candidates": len(table)}, indent=2))
-    print(f"calibration: proxy budget {chosen} epochs (Kendall tau with the {c.full_epochs}-epoch ranking >= {c.threshold})")
-    return chosen
+    s, c = experiment.search, experiment.search.calibrate
+    tables: dict[int, pd.DataFrame] = {}
+    for epochs in [*c.budgets, c.full_epochs]:
+        # the same seed draws the same candidates for every budget
+        searcher = RandomSearcher(space, max_trials=c.candidates, feasible=costs.feasible if costs.constraints else None, seed=s.seed + 1)
+        results = run_tune(experiment, space_spec, paths, output, storage, f"{CALIBRATION_NAME}_{epochs}", searcher, c.candidates, epochs,
+                           resume, device, asha=False, trial_fn=trial_fn)
+        trials, _ = collect(results, epochs, s.metric)
+        tables[epochs] = trials[trials["status"].isin(LABELLED) & trials[s.metric].notna()]
+    full = {point_key(p): v for p, v in zip(points_of(tables[c.full_epochs]), tables[c.full_epochs][s.metric], strict=True)}
+    agreements = []
+    for epochs in c.budgets:
+        at_budget = {point_key(p): v for p, v in zip(points_of(tables[epochs]), tables[epochs][s.metric], strict=True)}
+        both = sorted(at_budget.keys() & full.keys())
+        if len(both) < 5:
+            raise UserError(f"calibration: only {len(both)} candidates finished both {epochs} and {c.full_epochs} epochs; need 5")
+        agreements.append(agreement(epochs, np.array([at_budget[k] for k in both]), np.array([full[k] for k in both]), seed=s.seed))
+    chosen = choose_budget(agreements, c.full_epochs, c.threshold)
+    atomic_write_text(output / "calibration.json", json.dumps({
+        "rule": f"smallest budget whose {CONFIDENCE:.0%} bootstrap interval of Kendall tau with the {c.full_epochs}-epoch "
+                f"ranking starts at >= {c.threshold}",
+        "budgets": {a.epochs: a.as_dict() for a in agreements}, "threshold": c.threshold, "full_epochs": c.full_epochs,
+        "proxy_epochs": chosen, "candidates": c.candidates}, indent=2))
+    shown = ", ".join(f"{a.epochs} ep: tau {a.kendall_tau:.2f} [{a.interval[0]:.2f}, {a.interval[1]:.2f}]" for a in agreements)
+    print(f"calibration: proxy budget {chosen} epochs ({shown}; rule: interval start >= {c.threshold})")
+    return chosen, tables[chosen]
 
 
 # ---------------------------------------------------------------------- CLI
@@ -438,11 +439,13 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
     paths = experiment.data_paths(output)
     init_ray(args.address)
-    proxy_epochs = experiment.search.proxy_epochs
+    proxy_epochs, calibrated = experiment.search.proxy_epochs, None
     if args.calibrate:
-        proxy_epochs = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device, trial_fn)
+        proxy_epochs, calibrated = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device, trial_fn)
     s = experiment.search
     searcher = build_searcher(experiment, space, costs, s.num_samples)
+    if calibrated is not None and isinstance(searcher, NARSSearcher):  # trials of the chosen budget: labels like any other
+        searcher.add_labels(points_of(calibrated), calibrated[s.metric].tolist())
     results = run_tune(experiment, space_spec, paths, output, storage, RAY_NAME, searcher, s.num_samples, proxy_epochs, args.resume,
                        device, asha=True, trial_fn=trial_fn)
     trials, curves = collect(results, proxy_epochs, s.metric)
@@ -450,7 +453,8 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     with atomic_open(output / "trials.parquet", "wb") as handle:
         trials.to_parquet(handle, index=False)
     write_table(curves, output / "curves.csv")
-    winner = final_stage(experiment, space, trials, costs, output, proxy_epochs)
+    labelled = trials if calibrated is None else pd.concat([trials, calibrated], ignore_index=True)
+    winner = final_stage(experiment, space, labelled, costs, output, proxy_epochs)
     print_summary(trials, winner, s.metric, output, time.perf_counter() - start)
     from nars.analysis.report import write_report
 

@@ -82,6 +82,7 @@ class NARSSearcher(MetricAwareSearcher):
         self.queue: list[Point] = []
         self.pending: dict[str, dict[str, Any]] = {}
         self.history: list[dict[str, Any]] = []
+        self.prior: list[dict[str, Any]] = []
         self.tried: set[str] = set()
         self.predictor: Any = None
         self.round_predictions: list[dict[str, Any]] = []
@@ -133,8 +134,15 @@ class NARSSearcher(MetricAwareSearcher):
                              "value": None if value is None else float(value), "budget": budget})
 
     def labelled(self) -> list[dict[str, Any]]:
-        """Finished trials the predictor learns from: a measured value on the whole proxy budget."""
-        return [e for e in self.history if e["value"] is not None and e.get("budget", 1.0) >= FULL_BUDGET]
+        """What the predictor learns from: given labels, then finished trials measured on the whole proxy budget."""
+        return self.prior + [e for e in self.history if e["value"] is not None and e.get("budget", 1.0) >= FULL_BUDGET]
+
+    def add_labels(self, points: list[Point], values: list[float]) -> None:
+        """Measurements made outside this search under the same trial contract (e.g. `--calibrate`'s
+        candidates at the chosen budget): learnt from and never suggested again; not counted as trials."""
+        for point, value in zip(points, values, strict=True):
+            self.prior.append({"trial_id": None, "point": point, "round": -1, "value": float(value), "budget": 1.0})
+            self.tried.add(point_key(point))
 
     def save(self, checkpoint_path: str) -> None:
         state = {
@@ -142,6 +150,7 @@ class NARSSearcher(MetricAwareSearcher):
             "queue": self.queue,
             "pending": self.pending,
             "history": self.history,
+            "prior": self.prior,
             "round_predictions": self.round_predictions,
             "seed": self.seed,
             "metric": self.metric,
@@ -156,9 +165,10 @@ class NARSSearcher(MetricAwareSearcher):
         # trials that were running when the search died are re-run by Tune under the same ids
         self.pending = state["pending"]
         self.history = state["history"]
+        self.prior = state.get("prior", [])
         self.round_predictions = state.get("round_predictions", [])
         self.seed = state.get("seed", self.seed)
-        self.tried = {point_key(e["point"]) for e in self.history} | {point_key(e["point"]) for e in self.pending.values()}
+        self.tried = {point_key(e["point"]) for e in self.history + self.prior} | {point_key(e["point"]) for e in self.pending.values()}
         self.tried |= {point_key(p) for p in self.queue}
 
     # ------------------------------------------------------------------ rounds

@@ -48,7 +48,8 @@ class TuneReporter(TrainCallback):
 
 
 def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
-              constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str) -> None:
+              constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str,
+              latency_threads: int = 1) -> None:
     """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
 
     Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
@@ -61,13 +62,12 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     point = split_config(config)[0]
     detector_config = trial_config(space, point, proxy_epochs)
 
-    cost_model = CostModel(space, cache_path=cost_cache)
-    parsed = parse_constraints(constraints)
-    cost = cost_model.measure(point, latency=any(c.metric == "latency_ms" for c in parsed))
+    cost_model = CostModel(space, cache_path=cost_cache, latency_threads=latency_threads)
+    feasible, cost = cost_model.meets(point, parse_constraints(constraints))
     extra = {"flops": float(cost.flops), "params": float(cost.params)}
     if cost.latency_ms is not None:
         extra["latency_ms"] = float(cost.latency_ms)
-    if not all(c.holds(extra[c.metric]) for c in parsed):
+    if not feasible:
         tune.report({"epoch": 0, "ap": math.nan, BUDGET_KEY: 0.0, "infeasible": 1.0, **extra})
         return
 

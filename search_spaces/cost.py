@@ -7,11 +7,15 @@ and the box head and predictors on `rpn.post_nms_topk_test` RoIs. Both are summe
 model's parts, each counted once and memoized (`search_spaces.part_costs`), so that a mutated
 architecture costs about a millisecond. Parameters are all model weights,
 counted with nothing frozen (freezing turns BN weights into buffers but keeps the network).
-Latency is the median wall time of the eval-mode model on one random image of that size.
+Latency is that of what `detector.predict` deploys (`detector.inference.optimize_for_inference`:
+batch norm folded, channels-last), the median wall time of `latency_runs` runs on one random image
+of that size, with the interquartile range as its spread. A point within noise of a latency bound
+is measured again with three times the runs before it is judged (`CostModel.meets`).
 
-Results are cached by the architecture-relevant part of the config (`CostModel.key`): in an LRU in
-memory and, optionally, in a JSON file written atomically (merged with what other processes
-wrote). Constraints are strings such as `"flops <= 600e6"`, parsed by a regex (never `eval`).
+Results are cached by the point's `CostSpec` (the cost-relevant config fields), latency also by
+CPU model, threads and backend: in an LRU in memory and, optionally, in a JSON file written
+atomically (merged with what other processes wrote). Constraints are strings such as
+`"flops <= 600e6"`, parsed by a regex (never `eval`).
 """
 
 from __future__ import annotations
@@ -33,10 +37,12 @@ import numpy as np
 import torch
 
 from detector.atomic import atomic_write_text
-from detector.backbones.fbnet import parse_detection_arch
 from detector.config import DetectorConfig
 from detector.errors import ConfigError
-from detector.model import FBNetV3OD, build_detector
+from detector.inference import optimize_for_inference
+from detector.machine import cpu_model
+from detector.model import build_detector
+from search_spaces.cost_spec import CostSpec
 from search_spaces.fbnetv3 import FBNetV3Space
 from search_spaces.part_costs import PartCosts
 from search_spaces.space import Point
@@ -53,11 +59,24 @@ _CONSTRAINT = re.compile(
 )
 
 
+LATENCY_BACKENDS = ("torch",)
+"""How latency is measured: `torch` runs the folded channels-last eager copy that predict/evaluate use."""
+
+
 @dataclass(frozen=True)
 class Cost:
     flops: int
     params: int
     latency_ms: float | None = None
+    latency_spread_ms: float | None = None
+    """Interquartile range of the timed runs: how far a repeat measurement may fall."""
+
+
+@dataclass(frozen=True)
+class Latency:
+    median_ms: float
+    spread_ms: float
+    runs: int
 
 
 @dataclass(frozen=True)
@@ -111,15 +130,21 @@ class CostModel:
         num_classes: int | None = None,
         cache_path: str | os.PathLike[str] | None = None,
         memory_size: int = 4096,
-        latency_runs: int = 10,
-        latency_warmup: int = 2,
+        latency_runs: int = 20,
+        latency_warmup: int = 3,
         latency_threads: int = 1,
+        latency_backend: str = "torch",
     ) -> None:
+        if latency_backend not in LATENCY_BACKENDS:
+            raise ConfigError(f"latency backend must be one of {', '.join(LATENCY_BACKENDS)}, got {latency_backend!r}")
         self.space = space
         base_classes = space.base.model.num_classes if space is not None else None
         self.num_classes = num_classes or base_classes or COCO_CLASSES
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self.latency_runs, self.latency_warmup, self.latency_threads = latency_runs, latency_warmup, latency_threads
+        self.latency_backend = latency_backend
+        self.latency_setting = f"{cpu_model()} | {latency_threads} threads | {latency_backend}"
+        """Latency cache key beside the spec: a figure from another machine or setting is never reused."""
         self._disk: dict[str, dict[str, Any]] = self._read_disk()
         self._parts = PartCosts()
         self._static = functools.lru_cache(maxsize=memory_size)(self._measure_static)
@@ -130,22 +155,8 @@ class CostModel:
     # ------------------------------------------------------------------ keys and caches
 
     def key(self, config: DetectorConfig) -> str:
-        """Canonical JSON of everything the cost depends on (a registered arch name and its inline dict agree)."""
-        m = config.model
-        return json.dumps(
-            {
-                "arch": parse_detection_arch(m.arch).to_dict(),
-                "norm": m.norm,
-                "pooler_resolution": m.pooler_resolution,
-                "post_nms_topk_test": m.rpn.post_nms_topk_test,
-                "anchor_sizes": m.rpn.anchor_sizes,
-                "aspect_ratios": m.rpn.aspect_ratios,
-                "min_size": config.input.min_size,
-                "max_size": config.input.max_size,
-                "num_classes": self.num_classes,
-            },
-            sort_keys=True,
-        )
+        """The cache key of a config: its `CostSpec` (a registered arch name and its inline dict agree)."""
+        return CostSpec.of(config, self.num_classes).key
 
     @staticmethod
     def _digest(key: str) -> str:
@@ -175,42 +186,29 @@ class CostModel:
 
     # ------------------------------------------------------------------ measuring
 
-    def _build(self, key: Mapping[str, Any], device: str) -> FBNetV3OD:
-        config = {
-            "model": {
-                "arch": key["arch"],
-                "weights": None,
-                "freeze_at": 0,
-                "norm": key["norm"],
-                "pooler_resolution": key["pooler_resolution"],
-                "rpn": {
-                    "post_nms_topk_test": key["post_nms_topk_test"],
-                    "anchor_sizes": key["anchor_sizes"],
-                    "aspect_ratios": key["aspect_ratios"],
-                },
-            },
-            "input": {"min_size": key["min_size"], "max_size": key["max_size"]},
-        }
-        with torch.device(device):
-            return build_detector(config, num_classes=key["num_classes"], load_weights=False).eval()
+    def _deployed(self, key: str) -> torch.nn.Module:
+        """The model as `detector.predict` runs it, rebuilt from the spec alone."""
+        config = CostSpec(key).config()
+        return optimize_for_inference(build_detector(config, num_classes=config.model.num_classes, load_weights=False))
 
     def _measure_static(self, key: str) -> tuple[int, int]:
         cached = self._disk.get(self._digest(key), {})
         if "flops" in cached and "params" in cached:
             return int(cached["flops"]), int(cached["params"])
-        flops, params = self._parts.detector(json.loads(key))
+        flops, params = self._parts.detector(CostSpec(key).config())
         self.measurements += 1
         self._store(key, {"flops": flops, "params": params})
         return flops, params
 
-    def _measure_latency(self, key: str) -> float:
-        threads = str(self.latency_threads)
-        cached = self._disk.get(self._digest(key), {}).get("latency_ms", {})
-        if threads in cached:
-            return float(cached[threads])
-        spec = json.loads(key)
-        model = self._build(spec, "cpu")
-        image = torch.rand(3, spec["min_size"], spec["max_size"], generator=torch.Generator().manual_seed(0))
+    def _measure_latency(self, key: str, runs: int | None = None) -> Latency:
+        """Cached latency, or `runs` (default `latency_runs`) timed runs; an explicit `runs` always measures."""
+        cached = self._disk.get(self._digest(key), {}).get("latency_ms", {}).get(self.latency_setting)
+        if runs is None and isinstance(cached, dict):
+            return Latency(cached["median"], cached["spread"], cached["runs"])
+        runs = runs or self.latency_runs
+        spec = CostSpec(key).values
+        model = self._deployed(key)
+        image = torch.rand(3, spec["input.min_size"], spec["input.max_size"], generator=torch.Generator().manual_seed(0))
         previous = torch.get_num_threads()
         torch.set_num_threads(self.latency_threads)
         try:
@@ -218,28 +216,53 @@ class CostModel:
                 for _ in range(self.latency_warmup):
                     model([image])
                 times = []
-                for _ in range(self.latency_runs):
+                for _ in range(runs):
                     start = time.perf_counter()
                     model([image])
-                    times.append(time.perf_counter() - start)
+                    times.append((time.perf_counter() - start) * 1000.0)
         finally:
             torch.set_num_threads(previous)
-        latency = float(np.median(times) * 1000.0)
+        q1, median, q3 = np.percentile(times, [25, 50, 75])
+        latency = Latency(float(median), float(q3 - q1), runs)
         self.measurements += 1
-        self._store(key, {"latency_ms": {threads: latency}})
+        self._store(key, {"latency_ms": {self.latency_setting: {"median": latency.median_ms, "spread": latency.spread_ms, "runs": runs}}})
         return latency
+
+    def _config(self, point_or_config: Mapping[str, Any] | DetectorConfig) -> DetectorConfig:
+        if isinstance(point_or_config, DetectorConfig):
+            return point_or_config
+        if self.space is None:
+            raise ValueError("this CostModel has no space: pass a DetectorConfig, or build it with CostModel(space)")
+        return self.space.to_config(point_or_config)
 
     def measure(self, point_or_config: Mapping[str, Any] | DetectorConfig, *, latency: bool = False) -> Cost:
         """Cost of a point of `space` (or of a config); latency only when asked (it runs the model)."""
-        if isinstance(point_or_config, DetectorConfig):
-            config = point_or_config
-        elif self.space is None:
-            raise ValueError("this CostModel has no space: pass a DetectorConfig, or build it with CostModel(space)")
-        else:
-            config = self.space.to_config(point_or_config)
-        key = self.key(config)
+        key = self.key(self._config(point_or_config))
         flops, params = self._static(key)
-        return Cost(flops, params, self._latency(key) if latency else None)
+        if not latency:
+            return Cost(flops, params)
+        timed = self._latency(key)
+        return Cost(flops, params, timed.median_ms, timed.spread_ms)
+
+    def meets(self, point_or_config: Mapping[str, Any] | DetectorConfig, constraints: Sequence[Constraint]) -> tuple[bool, Cost]:
+        """Whether the point meets every constraint, and its cost: FLOPs/params first (cheap), then latency.
+
+        A latency within noise of its bound (two spreads, at least 2 % of the bound) is measured again with
+        three times the runs, and that figure decides (and replaces the cached one).
+        """
+        key = self.key(self._config(point_or_config))
+        cost = Cost(*self._static(key))
+        if not all(c.holds(getattr(cost, c.metric)) for c in constraints if c.metric != "latency_ms"):
+            return False, cost
+        timed = [c for c in constraints if c.metric == "latency_ms"]
+        if not timed:
+            return True, cost
+        latency = self._latency(key)
+        if any(abs(latency.median_ms - c.bound) <= max(2 * latency.spread_ms, 0.02 * c.bound) for c in timed):
+            latency = self._measure_latency(key, runs=3 * self.latency_runs)
+            self._latency.cache_clear()  # the memo must not keep the noisier figure
+        cost = Cost(cost.flops, cost.params, latency.median_ms, latency.spread_ms)
+        return all(c.holds(latency.median_ms) for c in timed), cost
 
 
 # ---------------------------------------------------------------------- rejection sampling
@@ -295,8 +318,6 @@ def sample_feasible(
     max_tries = max_tries or max(200, 20 * n)
     if max_tries < n:
         raise ValueError(f"max_tries ({max_tries}) must be >= n ({n})")
-    static = [c for c in parsed if c.metric != "latency_ms"]
-    timed = [c for c in parsed if c.metric == "latency_ms"]
     seen: dict[Constraint, list[float]] = {c: [] for c in parsed}
     points: list[Point] = []
     costs: list[Cost] = []
@@ -305,16 +326,11 @@ def sample_feasible(
         if len(points) == n:
             break
         tried += 1
-        cost = cost_model.measure(point)
-        ok = True
-        for c in static:
-            seen[c].append(getattr(cost, c.metric))
-            ok &= c.holds(seen[c][-1])
-        if ok and timed:
-            cost = cost_model.measure(point, latency=True)
-            for c in timed:
-                seen[c].append(cost.latency_ms)  # type: ignore[arg-type]
-                ok &= c.holds(seen[c][-1])
+        ok, cost = cost_model.meets(point, parsed)
+        for c in parsed:
+            value = getattr(cost, c.metric)
+            if value is not None:  # latency is measured only once FLOPs and params pass
+                seen[c].append(value)
         if ok:
             points.append(point)
             costs.append(cost)

@@ -12,8 +12,7 @@ about a millisecond. `tests/test_search_spaces.py` pins the sum to the whole-mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +22,7 @@ from torchvision.ops import SqueezeExcitation
 
 from detector.backbones.fbnet import build_block, expand_repeats, parse_detection_arch
 from detector.backbones.spec import BlockSpec
+from detector.config import DetectorConfig
 from detector.model import FBNetRPNHead
 from detector.norms import get_norm_layer
 
@@ -65,27 +65,28 @@ class PartCosts:
             flops, params, shape = flops + hit[0], params + hit[1], hit[2]
         return flops, params, shape
 
-    def detector(self, spec: Mapping[str, Any]) -> tuple[int, int]:
-        """FLOPs and params of the model `CostModel` describes by `spec` (see `CostModel.key`)."""
-        arch = parse_detection_arch(spec["arch"])
-        norm, divisor = spec["norm"], arch.width_divisor
+    def detector(self, config: DetectorConfig) -> tuple[int, int]:
+        """FLOPs and params of the eval model of `config` (a `CostSpec.config()`: num_classes is set)."""
+        m = config.model
+        arch = parse_detection_arch(m.arch)
+        norm, divisor = m.norm, arch.width_divisor
         flops = params = 0
-        shape: Shape = (1, 3, spec["min_size"], spec["max_size"])
+        shape: Shape = (1, 3, config.input.min_size, config.input.max_size)
         for stage in arch.trunk:
             f, p, shape = self.stage(stage, shape, norm, divisor)
             flops, params = flops + f, params + p
 
         f, p, rpn_shape = self.stage(arch.rpn, shape, norm, divisor)
-        anchors = len(spec["anchor_sizes"]) * len(spec["aspect_ratios"])
+        anchors = len(m.rpn.anchor_sizes) * len(m.rpn.aspect_ratios)
         f_head, p_head, _ = self._count(
             ("rpn_head", rpn_shape, anchors), lambda: FBNetRPNHead(nn.Identity(), rpn_shape[1], anchors), rpn_shape,
             run=lambda head, x: head([x])[0][0],
         )
         flops, params = flops + f + f_head, params + p + p_head
 
-        rois, resolution = spec["post_nms_topk_test"], spec["pooler_resolution"]
+        rois, resolution = m.rpn.post_nms_topk_test, m.pooler_resolution
         f, p, box_shape = self.stage(arch.bbox, (1, shape[1], resolution, resolution), norm, divisor)
-        classes = spec["num_classes"] + 1
+        classes = int(m.num_classes) + 1  # type: ignore[arg-type]
         f_pred, p_pred, _ = self._count(
             ("predictor", box_shape[1], classes, rois), lambda: FastRCNNPredictor(box_shape[1], classes), (rois, box_shape[1]),
             run=lambda predictor, x: predictor(x)[0],

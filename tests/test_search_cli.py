@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_quickstart_search_end_to_end_and_winner_trains(tmp_path):
 
 
 SMALL = ["data.synthetic.num_train=8", "data.synthetic.num_val=4", "search.num_samples=4", "search.initial_points=2", "search.round_size=2",
-         "search.proxy_epochs=1", "search.calibrate.candidates=3", "search.calibrate.full_epochs=2", "search.objectives=[ap,flops]",
+         "search.proxy_epochs=1", "search.calibrate.candidates=5", "search.calibrate.budgets=[1]", "search.calibrate.full_epochs=2", "search.objectives=[ap,flops]",
          "search.evolution.population=8", "search.evolution.generations=2", "search.evolution.children_per_generation=64",
          "search.predictor.pretrain_points=8"]
 
@@ -97,10 +98,13 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
             "--calibrate", "--set", *SMALL]
     first = run(*args)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert {p.name for p in (tmp_path / "store").iterdir()} == {"calibration", "search"} and not (out / "ray").exists()
+    assert {p.name for p in (tmp_path / "store").iterdir()} == {"calibration_1", "calibration_2", "search"} and not (out / "ray").exists()
     calibration = json.loads((out / "calibration.json").read_text())
-    assert set(calibration["kendall_tau_by_epoch"]) == {"1", "2"} and calibration["candidates"] == 3
-    assert calibration["proxy_epochs"] in (1, 2) and f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout
+    assert set(calibration["budgets"]) == {"1"} and calibration["candidates"] == 5
+    low, high = calibration["budgets"]["1"]["interval_90"]
+    assert low <= calibration["budgets"]["1"]["kendall_tau"] <= high or math.isnan(low)
+    assert calibration["proxy_epochs"] == (1 if low >= calibration["threshold"] else 2)
+    assert f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout
 
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 4 and set(trials["round"]) == {0, 1}
@@ -114,7 +118,7 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
     assert (out / "report" / "report.md").is_file() and (out / "report" / "pareto.png").is_file()
 
     trained = _epochs_trained(out)
-    assert len(trained) == 4 + 3  # search trials + calibration candidates
+    assert len(trained) == 4 + 2 * 5  # search trials + calibration candidates at 1 and at 2 epochs
     again = run(*args[:-len(SMALL) - 1], "--resume", "--set", *SMALL)
     assert again.returncode == 0, again.stderr[-3000:]
     assert _epochs_trained(out) == trained, "a resumed finished search trains nothing again"
