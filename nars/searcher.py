@@ -6,6 +6,10 @@ predictor on all finished trials and suggests the best predicted untried candida
 several objectives (accuracy plus costs such as FLOPs or latency) candidates are ranked by their
 predicted Pareto front (NSGA-II non-dominated rank, ties by predicted accuracy).
 
+The predictor learns only from trials of the whole proxy budget: a result with `budget` < 1 (a trial
+stopped early) is kept in the history but is not a label, and an infeasible or failed trial has no value.
+Measurements made under the same contract elsewhere (`--calibrate`) join through `add_labels`.
+
 The searcher needs nothing but a space and callables, so the same code drives detector searches
 and offline tabular benchmarks. Its state is plain JSON (`save`/`restore`), so `Tuner.restore`
 continues a killed search without repeating finished trials.

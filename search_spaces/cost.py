@@ -258,7 +258,8 @@ class CostModel:
         if not timed:
             return True, cost
         latency = self._latency(key)
-        if any(abs(latency.median_ms - c.bound) <= max(2 * latency.spread_ms, 0.02 * c.bound) for c in timed):
+        near = any(abs(latency.median_ms - c.bound) <= max(2 * latency.spread_ms, 0.02 * c.bound) for c in timed)
+        if near and latency.runs < 3 * self.latency_runs:  # once refined, the refined figure stands
             latency = self._measure_latency(key, runs=3 * self.latency_runs)
             self._latency.cache_clear()  # the memo must not keep the noisier figure
         cost = Cost(cost.flops, cost.params, latency.median_ms, latency.spread_ms)

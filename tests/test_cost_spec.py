@@ -103,3 +103,5 @@ def test_a_latency_near_its_bound_is_measured_again_with_more_runs(tmp_path):
     model.meets(config, near)
     assert model.measurements == 3, "within noise of the bound: timed again"
     assert model._disk[model._digest(model.key(config))]["latency_ms"][model.latency_setting]["runs"] == 12
+    model.meets(config, near)
+    assert model.measurements == 3, "the refined figure is not timed again"
