@@ -15,6 +15,7 @@ import argparse
 import logging
 import math
 import os
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -307,8 +308,9 @@ def write_recipe(space: Any, point: dict[str, Any], path: Path, *, predicted: fl
         "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
         f"# predicted {metric}: {predicted:.2f}"
         + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; this point was not trained during the search"),
-        f"# searched, and trained together in the trials ({proxy_epochs} epochs each): "
-        + (", ".join(f"{name}={point[name]}" for name in space.names if name in point) or "nothing"),
+        *textwrap.wrap(f"searched (varied across the trials, each trained {proxy_epochs} epochs): "
+                       + (", ".join(f"{name}={point[name]}" for name in space.names if name in point) or "nothing"),
+                       width=110, initial_indent="# ", subsequent_indent="#   "),
         f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
