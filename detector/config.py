@@ -195,7 +195,7 @@ class TrainConfig(_Section):
             update["warmup_iters"] = round(self.warmup_fraction * total_iters)
         if self.ema_horizon is not None:
             steps = self.ema_horizon * total_iters
-            update["ema_decay"] = 1.0 - 1.0 / steps if steps > 1.0 else 0.0  # a horizon under two steps averages nothing
+            update["ema_decay"] = 1.0 - 1.0 / steps if steps > 1.0 else 0.0  # a horizon of one step or less averages nothing
         return self.model_copy(update=update)
 
 
