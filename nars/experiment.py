@@ -24,6 +24,7 @@ from detector.config import apply_overrides, format_validation_error, read_yaml
 from detector.data import DataPaths, resolve_data_paths
 from detector.errors import ConfigError
 from nars.settings import EvolutionSettings, RoundSettings, SearcherName, Section
+from search_spaces.cost import LatencyBackend
 
 
 class SyntheticData(Section):
@@ -71,6 +72,16 @@ class CalibrationSettings(Section):
         return self
 
 
+class LatencySettings(Section):
+    """`search.latency`: what a `latency_ms` constraint or objective times, measured once per architecture
+    on the searching machine and cached by CPU model, threads and backend (`search_spaces.cost`)."""
+
+    backend: LatencyBackend = "torch"
+    """`torch`: the folded channels-last copy that `detector.predict` runs; `onnxruntime` /
+    `onnxruntime-int8`: the fp32 / int8 ONNX file of `detector.export`."""
+    threads: int = Field(1, ge=1)
+
+
 class SearchSettings(RoundSettings):
     """The `search:` section: the NARS round settings (`nars.settings.RoundSettings`) plus the run's."""
 
@@ -85,7 +96,7 @@ class SearchSettings(RoundSettings):
     cpus_per_trial: float = Field(1.0, gt=0.0)
     gpus_per_trial: float = Field(0.0, ge=0.0)
     max_failures: int = Field(0, ge=0)
-    latency_threads: int = Field(1, ge=1)
+    latency: LatencySettings = Field(default_factory=LatencySettings)
     seed: int = 0
 
     @model_validator(mode="after")

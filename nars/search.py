@@ -51,12 +51,12 @@ TrialFn = Callable[..., None]  # a Ray Tune function trainable taking `nars.trai
 class Costs:
     """Cost callables for the searcher and evolution, backed by one cached `CostModel`."""
 
-    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int) -> None:
+    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int, latency_backend: str) -> None:
         from search_spaces import CostModel, parse_constraints
 
-        self._args = (space, list(constraints), cache_path, latency_threads)
+        self._args = (space, list(constraints), cache_path, latency_threads, latency_backend)
         self.constraints = parse_constraints(constraints)
-        self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads)
+        self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads, latency_backend=latency_backend)
 
     def __getstate__(self) -> tuple[Any, ...]:
         """Tune pickles the searcher with its callables; the cost model's caches are rebuilt (disk cache kept)."""
@@ -170,7 +170,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: Any, out
     trainable = tune.with_resources(
         tune.with_parameters(
             trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
-            cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency_threads, device=device,
+            cost_cache=str(output / "costs.json"), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency.threads,
+            latency_backend=s.latency.backend, device=device,
             work_dir=str(output / "trials"),
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
@@ -431,7 +432,8 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     space_spec = proxy_space_spec(experiment.space)
     space = load_space(space_spec)
     warn_shadowed_base(space)
-    costs = Costs(space, experiment.constraints, output / "costs.json", experiment.search.latency_threads)
+    latency = experiment.search.latency
+    costs = Costs(space, experiment.constraints, output / "costs.json", latency.threads, latency.backend)
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         space.sample_feasible(1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
     output.mkdir(parents=True, exist_ok=True)

@@ -48,10 +48,12 @@ def test_common_write_section_replaces_only_its_own(tmp_path: Path) -> None:
 
 def test_detector_speed(tmp_path: Path) -> None:
     text = run("detector_speed", tmp_path, "--settings", "320", "--repeats", "1", "--warmup", "0", "--train-steps", "1",
-               "--batch", "1", "--threads", "1", "--no-onnx", "--goal", "0", "--top-ops", "3")
+               "--batch", "1", "--threads", "1", "--goal", "0", "--int8-goal", "0", "--calibration-count", "2", "--top-ops", "3")
     assert "## Detector speed" in text and "tv mobilenet_v3_large_320_fpn" in text
     assert "| FBNetV3OD a_dsmask, BN folded + channels-last |" in text and "| tv mobilenet_v3_large_320_fpn, BN folded + channels-last |" in text
+    assert "| FBNetV3OD a_dsmask, ONNX Runtime |" in text and "| FBNetV3OD a_dsmask, ONNX Runtime int8 |" in text
     assert "**NOT met**" in text and "torch.profiler" in text  # a missed goal adds the profile
+    assert "calibrated on 2 random images" in text and "ONNX Runtime's profile" in text and "`QLinearConv`" in text  # int8 goal missed
     assert figures(tmp_path) == ["detector_latency.png"]
 
 
