@@ -239,7 +239,7 @@ def check_images(image_size: tuple[int, int], image_path: str | None = None) -> 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from detector.quantize import CALIBRATION_METHODS, DEFAULT_CALIBRATION_COUNT
+    from detector.quantize import DEFAULT_CALIBRATION_COUNT
 
     parser = argparse.ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
@@ -254,8 +254,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     int8.add_argument("--int8", action="store_true", help="write the int8 model, calibrated on --calibration-images")
     int8.add_argument("--calibration-images", help="folder of the user's own images to calibrate activation ranges on")
     int8.add_argument("--calibration-count", type=int, default=DEFAULT_CALIBRATION_COUNT,
-                      help=f"images used, a seeded random subset of the folder (default {DEFAULT_CALIBRATION_COUNT})")
-    int8.add_argument("--calibration-method", choices=CALIBRATION_METHODS, default="minmax", help="how ranges are set (default minmax)")
+                      help=f"images used: all, or a seeded random subset of a larger folder (default {DEFAULT_CALIBRATION_COUNT})")
     args = parser.parse_args(argv)
     if args.image_size and min(args.image_size) < 16:
         parser.error(f"--image-size must be at least 16 x 16, got {args.image_size}")
@@ -287,8 +286,8 @@ def _export_int8(args: argparse.Namespace, detector: nn.Module, checkpoint: dict
     with tempfile.TemporaryDirectory(prefix="fbnetv3od-export-") as scratch:
         fp32 = export_model(detector, Path(scratch, "fp32.onnx"), "onnx", image_size, args.opset, export_metadata(checkpoint))
         start = time.perf_counter()
-        path = quantize_int8(fp32, args.output, images, method=args.calibration_method, metadata=export_metadata(checkpoint))
-        print(f"quantized to int8 on {len(images)} calibration images ({args.calibration_method}) in {time.perf_counter() - start:.1f} s: "
+        path = quantize_int8(fp32, args.output, images, metadata=export_metadata(checkpoint))
+        print(f"quantized to int8 on {len(images)} calibration images in {time.perf_counter() - start:.1f} s: "
               f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
         if args.check:
             from detector.data import load_rgb_image
