@@ -1,10 +1,13 @@
 """Post-training static int8 quantization of an exported FBNetV3OD, calibrated on the user's images.
 
 ONNX Runtime's static QDQ quantization (`onnxruntime.quantization.quantize_static`) of the ONNX
-graph that `detector.export` writes. Chosen over PyTorch's PT2E flow because the deployed model
-then needs ONNX Runtime alone, and because PT2E's x86 int8 kernels are reached only through
-`torch.compile` (Inductor), which an exported file cannot carry; measured figures in
-BENCHMARKS.md ("Detector speed", "Int8 accuracy").
+graph that `detector.export` writes. Chosen over PyTorch's PT2E flow (`X86InductorQuantizer`)
+because PT2E quantizes a `torch.export` graph, and `torch.export` stops at torchvision's
+data-dependent NMS (why `detector.export` uses the TorchScript-based ONNX exporter), so it could
+only quantize the trunk and heads as separate pieces; its int8 kernels are reached through
+`torch.compile` (Inductor), which a deployed file cannot carry. ONNX Runtime quantizes the whole
+exported graph and the result needs ONNX Runtime alone. Measured: BENCHMARKS.md ("Detector
+speed", "Int8 accuracy").
 
 What is quantized: the nodes of the trunk, the RPN head, the box head and the box predictor (the
 convolutions and matrix products, and the adds, ReLUs and pooling between them, so that
