@@ -7,29 +7,22 @@ Validation errors name the key and the allowed range in one line (`ConfigError`)
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from detector.atomic import atomic_write_text
-from detector.errors import ConfigError
+from core.atomic import atomic_write_text
+from core.errors import ConfigError
+from core.schema import Section, format_validation_error
+from core.yaml_io import read_yaml
 
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
 NORMS = ("BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN")
 COST = {"cost": True}
 """`json_schema_extra` of a field that changes the deployed model's FLOPs, params or latency: the fields
 `search_spaces.cost_spec.CostSpec` is made of (add it to a new knob that does)."""
-
-
-class _Section(BaseModel):
-    """Strict section: unknown keys are errors, values are checked on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
@@ -41,7 +34,7 @@ def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
     return value
 
 
-class RPNConfig(_Section):
+class RPNConfig(Section):
     """Region proposal network; IoU below lower = background, above upper = object, between = ignored."""
 
     iou_thresholds: tuple[float, float] = (0.3, 0.7)
@@ -65,7 +58,7 @@ class RPNConfig(_Section):
         return value
 
 
-class RoIHeadsConfig(_Section):
+class RoIHeadsConfig(Section):
     """Box head sampling and test-time post-processing."""
 
     iou_thresholds: tuple[float, float] = (0.5, 0.5)
@@ -79,7 +72,7 @@ class RoIHeadsConfig(_Section):
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
 
-class ModelConfig(_Section):
+class ModelConfig(Section):
     arch: str | dict[str, Any] = Field("fbnetv3_a_dsmask", json_schema_extra=COST)
     num_classes: int | None = Field(None, ge=1, json_schema_extra=COST)
     weights: str | None = DEFAULT_WEIGHTS
@@ -120,7 +113,7 @@ class ModelConfig(_Section):
         return self
 
 
-class InputConfig(_Section):
+class InputConfig(Section):
     """Resizing done inside the model: shorter side to `min_size` (capped by `max_size` on the long side).
 
     `min_size_train` lists the shorter-side sizes drawn per image in training (scale jitter, as
@@ -149,14 +142,14 @@ class InputConfig(_Section):
         return tuple(self.min_size_train) or (self.min_size,)
 
 
-class AugmentConfig(_Section):
+class AugmentConfig(Section):
     """Box-aware data augmentation (torchvision transforms.v2) applied before the model's resize."""
 
     hflip_prob: float = Field(0.5, ge=0.0, le=1.0)
     color_jitter: float = Field(0.0, ge=0.0, le=1.0)
 
 
-class TrainConfig(_Section):
+class TrainConfig(Section):
     epochs: int = Field(12, ge=1)
     batch_size: int = Field(8, ge=1)
     optimizer: Literal["sgd", "adamw"] = "sgd"
@@ -199,63 +192,12 @@ class TrainConfig(_Section):
         return self.model_copy(update=update)
 
 
-class DetectorConfig(_Section):
+class DetectorConfig(Section):
     """Everything needed to rebuild and retrain a detector."""
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     input: InputConfig = Field(default_factory=InputConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
-
-
-def _field_names(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the section addressed by `loc` (for 'did you mean' suggestions)."""
-    current: Any = model_cls
-    for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            break
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-        else:
-            break
-    return list(getattr(current, "model_fields", {}))
-
-
-def format_validation_error(exc: ValidationError, model_cls: type[BaseModel] = DetectorConfig) -> str:
-    """Turn pydantic's multi-line report into one line per problem naming the dotted key."""
-    messages = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not isinstance(p, int) or err["type"] != "extra_forbidden")
-        key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            known = _field_names(model_cls, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
-            messages.append(f"unknown key '{key}'{hint}")
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        shown = repr(value)
-        # echo the wrong value (not a whole section; not twice where our validator's message already names it)
-        named = "got " in msg or (isinstance(value, str) and shown in msg)
-        if err["type"] != "missing" and not isinstance(value, Mapping) and not named:
-            msg = f"got {shown if len(shown) <= 60 else shown[:57] + '...'}; {msg[0].lower()}{msg[1:]}"
-        messages.append(f"{key}: {msg}" if key else msg)
-    return "; ".join(messages)
-
-
-def read_yaml(path: str | os.PathLike[str], what: str = "file") -> Any:
-    """`yaml.safe_load` of a file with one-line errors (missing file, syntax error with its line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
 
 
 def load_config(
@@ -280,36 +222,7 @@ def load_config(
     try:
         return DetectorConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(where + format_validation_error(exc)) from None
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse one `--set a.b.c=value` (value read as YAML: numbers, lists, null, booleans)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set expects key=value with a dotted key (e.g. model.norm=GN), got '{text}'")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().split("."), value
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of `data` with every `key=value` override applied (nested keys created)."""
-    import copy
-
-    result = copy.deepcopy(data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        node = result
-        for part in keys[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text}: '{part}' is a value, not a section")
-            node = child
-        node[keys[-1]] = value
-    return result
+        raise ConfigError(where + format_validation_error(exc, DetectorConfig)) from None
 
 
 def config_to_dict(config: DetectorConfig) -> dict[str, Any]:

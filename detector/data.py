@@ -30,7 +30,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from detector.errors import DataError, InputWarning
+from core.errors import DataError, InputWarning
 
 if TYPE_CHECKING:
     from detector.config import AugmentConfig

@@ -47,10 +47,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from detector.atomic import atomic_write_text, remove_stale_temporaries
+from core.atomic import atomic_write_text, remove_stale_temporaries
+from core.errors import CheckpointError, ConfigError, DataError, TrainingError
+from core.jsonl import read_jsonl
 from detector.checkpoint import load_checkpoint, save_checkpoint
 from detector.config import DetectorConfig, config_to_dict, dump_config, load_config
-from detector.curves import plot_curves, read_metrics
+from detector.curves import plot_curves
 from detector.data import CocoDetection, DataPaths, build_dataloader, build_transforms
 from detector.distributed import (
     DistInfo,
@@ -60,7 +62,6 @@ from detector.distributed import (
     cleanup_distributed,
     setup_distributed,
 )
-from detector.errors import CheckpointError, ConfigError, DataError, TrainingError
 from detector.evaluate import METRIC_KEYS, evaluate_coco, json_safe
 from detector.model import build_detector
 from detector.solver import build_optimizer, build_scheduler
@@ -378,7 +379,7 @@ class _Trainer:
         for group, base in zip(self.optimizer.param_groups, self.scheduler.base_lrs):
             group["lr"] = base * self.lr_lambda(self.global_step)
         set_rng_state(ckpt["rng"])
-        self.history = [r for r in read_metrics(self.out / METRICS) if r.get("epoch", 0) <= self.start_epoch]
+        self.history = [r for r in read_jsonl(self.out / METRICS) if r.get("epoch", 0) <= self.start_epoch]
 
     def _loader(self, epoch: int) -> torch.utils.data.DataLoader:
         """Data order depends only on seed + epoch, which makes resume exact."""

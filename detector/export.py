@@ -25,8 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from detector.atomic import atomic_open
-from detector.errors import UserError, run_cli
+from core.atomic import atomic_open
+from core.errors import UserError, run_cli
 
 FORMATS = ("onnx", "torchscript")
 DEFAULT_OPSET = 17

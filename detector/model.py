@@ -247,7 +247,7 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
     config = load_config(config)
     classes = num_classes or config.model.num_classes
     if classes is None:
-        from detector.errors import ConfigError
+        from core.errors import ConfigError
 
         raise ConfigError("model.num_classes: not set and no data set given to take it from")
     if classes != config.model.num_classes:

@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
-from detector.config import apply_overrides, load_config, read_yaml
-from detector.errors import ConfigError, run_cli
+from core.errors import ConfigError, run_cli
+from core.overrides import apply_overrides
+from core.yaml_io import read_yaml
+from detector.config import load_config
 
 
 def read_config_dict(path: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.params import Choice, Float, Int
 

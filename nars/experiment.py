@@ -20,10 +20,12 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from detector.config import apply_overrides, format_validation_error, read_yaml
+from core.errors import ConfigError
+from core.overrides import apply_overrides
+from core.schema import Section, format_validation_error
+from core.yaml_io import read_yaml
 from detector.data import DataPaths, resolve_data_paths
-from detector.errors import ConfigError
-from nars.settings import EvolutionSettings, RoundSettings, SearcherName, Section
+from nars.settings import EvolutionSettings, RoundSettings, SearcherName
 
 
 class SyntheticData(Section):

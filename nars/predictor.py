@@ -32,7 +32,7 @@ from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from torch import nn
 from torch.nn import functional as F
 
-from detector.atomic import atomic_open
+from core.atomic import atomic_open
 from nars.metrics import ranking_metrics
 
 FORMAT = "nars-predictor-v1"

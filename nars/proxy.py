@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import InputWarning
 from detector.config import DetectorConfig
-from detector.errors import InputWarning
 
 PROXY_FIELDS = {"train.epochs": "every trial trains search.proxy_epochs epochs"}
 """Config fields a trial sets itself, whatever the point says: {field: why}."""

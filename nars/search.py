@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from detector.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
+from core.atomic import atomic_open, atomic_write_text, remove_stale_temporaries
+from core.errors import ConfigError, UserError, run_cli
 from detector.config import config_to_dict
-from detector.errors import ConfigError, UserError, run_cli
 from nars.analysis.run import RAY_NAME
 from nars.analysis.tables import LABELLED, curve_part, curve_table, trial_row, trial_table
 from nars.calibration import CONFIDENCE, agreement, choose_budget

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from nars.analysis.tables import BUDGET_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from core.schema import Section
 
 SEARCHERS = ("nars", "random", "optuna-tpe", "optuna-qmc")
 """The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
 SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc"]
-
-
-class Section(BaseModel):
-    """A settings section: unknown keys are errors (a typo must not silently keep a default)."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class PredictorSettings(Section):

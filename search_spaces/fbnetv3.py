@@ -46,9 +46,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.errors import ConfigError
 from detector.backbones.fbnet import parse_detection_arch
 from detector.config import DetectorConfig, config_to_dict, load_config
-from detector.errors import ConfigError
 from search_spaces.arch import ArchTemplate
 from search_spaces.params import Param, param_from_spec
 from search_spaces.space import Point, SearchSpace, _did_you_mean, _holds

@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import qmc
 
-from detector.errors import ConfigError
+from core.errors import ConfigError
 from search_spaces.params import MISSING, Condition, Param, param_from_spec
 
 Point = dict[str, Any]

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from detector.errors import DataError
+from core.errors import DataError
 from nars.analysis import load_run, write_report
 from nars.analysis.__main__ import main as analysis_main
 from nars.analysis.report import unique_labels

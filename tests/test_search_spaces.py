@@ -12,10 +12,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from core.errors import ConfigError
 from detector import build_detector
 from detector.backbones.fbnet import parse_detection_arch
 from detector.config import config_to_dict, load_config
-from detector.errors import ConfigError
 from search_spaces import Choice, CostModel, Float, Int, SearchSpace, load_space, parse_constraints, sample_feasible
 from search_spaces.arch import FAMILY
 from search_spaces.fbnetv3 import DERIVED_TARGETS, FIELD_PARAMETERS

@@ -6,7 +6,7 @@ loading matplotlib or scikit-learn.
 
 from __future__ import annotations
 
-from detector.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "Run": "nars.analysis.run",

@@ -20,7 +20,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
-from detector.atomic import atomic_open
+from core.atomic import atomic_open
 from nars.analysis.importance import is_numeric
 from nars.analysis.run import Run
 from nars.analysis.tables import PARAM_PREFIX

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from nars.analysis import plots
 from nars.analysis.run import MIN_QUALITY_TRIALS, Run, load_run
 from nars.analysis.tables import PARAM_PREFIX, STATUSES

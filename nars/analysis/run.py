@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from detector.config import read_yaml
-from detector.errors import DataError
+from core.errors import DataError
+from core.yaml_io import read_yaml
 from nars.analysis.ray_folder import is_experiment, read_experiment
 from nars.analysis.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
 
