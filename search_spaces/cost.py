@@ -45,7 +45,7 @@ from detector.model import build_detector
 from search_spaces.cost_spec import CostSpec
 from search_spaces.fbnetv3 import FBNetV3Space
 from search_spaces.part_costs import PartCosts
-from search_spaces.space import Point
+from search_spaces.point import Point
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from nars.analysis import load_run, write_report
 from nars.analysis.__main__ import main as analysis_main
 from nars.analysis.report import unique_labels
 from nars.analysis.run import Run
-from nars.analysis.tables import (
+from nars.tables import (
     CURVE_COLUMNS,
     CURVE_DTYPES,
     TRIAL_COLUMNS,
