@@ -199,6 +199,10 @@ class DetectorConfig(Section):
     input: InputConfig = Field(default_factory=InputConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
+    def with_num_classes(self, num_classes: int) -> DetectorConfig:
+        """This config for `num_classes` foreground classes (the data's count, where the config leaves it unset)."""
+        return self.model_copy(update={"model": self.model.model_copy(update={"num_classes": num_classes})})
+
 
 def load_config(
     source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None, origin: str | None = None

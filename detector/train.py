@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
     from detector.data import resolve_data_paths
-    from detector.engine import CONFIG, CURVES, FINAL, LAST, METRICS, train
+    from detector.engine import train
+    from detector.run_folder import CONFIG, CURVES, FINAL, LAST, METRICS
 
     args = build_parser().parse_args(argv)
     is_main = int(os.environ.get("RANK", "0")) == 0

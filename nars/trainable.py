@@ -20,8 +20,10 @@ from typing import Any
 import torch
 from ray import tune
 
+from detector.callbacks import TrainCallback
 from detector.data import DataPaths
-from detector.engine import CONFIG, LAST, METRICS, TrainCallback, train
+from detector.engine import train
+from detector.run_folder import CONFIG, LAST, METRICS
 from nars.proxy import trial_config
 from nars.trial_keys import BUDGET_KEY, INFEASIBLE_KEY, point_of
 
