@@ -37,16 +37,28 @@ def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
 class RPNConfig(Section):
     """Region proposal network; IoU below lower = background, above upper = object, between = ignored."""
 
-    iou_thresholds: tuple[float, float] = (0.3, 0.7)
-    pre_nms_topk_train: int = Field(2000, ge=1)
-    post_nms_topk_train: int = Field(2000, ge=1)
-    pre_nms_topk_test: int = Field(1000, ge=1, json_schema_extra=COST)
-    post_nms_topk_test: int = Field(30, ge=1, json_schema_extra=COST)
-    nms_thresh: float = Field(0.7, gt=0.0, le=1.0, json_schema_extra=COST)
-    batch_size_per_image: int = Field(256, ge=1)
-    positive_fraction: float = Field(0.5, gt=0.0, le=1.0)
-    anchor_sizes: list[float] = Field(default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1, json_schema_extra=COST)
-    aspect_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, json_schema_extra=COST)
+    iou_thresholds: tuple[float, float] = Field(
+        (0.3, 0.7),
+        description=(
+            "[lower, upper] IoU of an anchor with the boxes, each in [0, 1], lower <= upper: below lower = background, above upper = "
+            "object, between = ignored"
+        ),
+    )
+    pre_nms_topk_train: int = Field(2000, ge=1, description="proposals kept before NMS in training")
+    post_nms_topk_train: int = Field(2000, ge=1, description="proposals kept after NMS in training")
+    pre_nms_topk_test: int = Field(1000, ge=1, json_schema_extra=COST, description="proposals kept before NMS at test time")
+    post_nms_topk_test: int = Field(30, ge=1, json_schema_extra=COST, description="proposals kept after NMS at test time")
+    nms_thresh: float = Field(0.7, gt=0.0, le=1.0, json_schema_extra=COST, description="IoU threshold of the RPN's NMS")
+    batch_size_per_image: int = Field(256, ge=1, description="anchors sampled per image for the RPN loss")
+    positive_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of positive anchors in that sample")
+    anchor_sizes: list[float] = Field(
+        default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1, json_schema_extra=COST,
+        description="anchor sizes in pixels on the stride-16 map (d2go order, unrounded); all > 0",
+    )
+    aspect_ratios: list[float] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, json_schema_extra=COST,
+        description="anchor aspect ratios (height / width, d2go order); all > 0",
+    )
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
@@ -61,32 +73,67 @@ class RPNConfig(Section):
 class RoIHeadsConfig(Section):
     """Box head sampling and test-time post-processing."""
 
-    iou_thresholds: tuple[float, float] = (0.5, 0.5)
-    batch_size_per_image: int = Field(512, ge=1)
-    positive_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    score_thresh: float = Field(0.05, ge=0.0, le=1.0, json_schema_extra=COST)
-    nms_thresh: float = Field(0.5, gt=0.0, le=1.0, json_schema_extra=COST)
-    detections_per_img: int = Field(100, ge=1, json_schema_extra=COST)
-    bbox_reg_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+    iou_thresholds: tuple[float, float] = Field(
+        (0.5, 0.5),
+        description="[lower, upper] IoU for box-head sampling, each in [0, 1], lower <= upper",
+    )
+    batch_size_per_image: int = Field(512, ge=1, description="RoIs sampled per image for the box-head loss")
+    positive_fraction: float = Field(0.25, gt=0.0, le=1.0, description="share of positive RoIs in that sample")
+    score_thresh: float = Field(
+        0.05, ge=0.0, le=1.0, json_schema_extra=COST,
+        description="test-time post-processing: smallest score a detection keeps",
+    )
+    nms_thresh: float = Field(
+        0.5, gt=0.0, le=1.0, json_schema_extra=COST,
+        description="test-time post-processing: IoU threshold of the per-class NMS",
+    )
+    detections_per_img: int = Field(100, ge=1, json_schema_extra=COST, description="test-time post-processing: detections kept per image")
+    bbox_reg_weights: tuple[float, float, float, float] = Field((10.0, 10.0, 5.0, 5.0), description="box coder weights (x, y, w, h)")
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
 
 class ModelConfig(Section):
-    arch: str | dict[str, Any] = Field("fbnetv3_a_dsmask", json_schema_extra=COST)
-    num_classes: int | None = Field(None, ge=1, json_schema_extra=COST)
-    weights: str | None = DEFAULT_WEIGHTS
-    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field("naiveSyncBN", json_schema_extra=COST)
-    freeze_at: int = Field(2, ge=0)
-    pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST)
-    pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST)
-    pooler_aligned: bool = Field(True, json_schema_extra=COST)
-    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)
-    box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    pixel_mean: tuple[float, float, float] = (103.530, 116.280, 123.675)
-    pixel_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    rpn: RPNConfig = Field(default_factory=RPNConfig)
-    roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig)
+    arch: str | dict[str, Any] = Field(
+        "fbnetv3_a_dsmask", json_schema_extra=COST,
+        description=(
+            "registered arch (`fbnetv3_a_dsmask`, `fbnetv3_a` ... `fbnetv3_h`, `fbnetv3_a_dsmask_tiny`, `*_c5`, ...; add your own "
+            "with `detector.backbones.registry.register_arch`) or an inline spec `{trunk: [[blocks]], rpn: [blocks], bbox: "
+            "[blocks]}`; a block is `[kind, channels, stride, repeats, {expansion}]` with kind like `ir_k5_se` / `ir_k3_sehsig_hs`, "
+            "or a dict `{kind: ir, channels, kernel, expansion, se, ...}`"
+        ),
+    )
+    num_classes: int | None = Field(None, ge=1, json_schema_extra=COST, description="foreground classes; null: from the data")
+    weights: str | None = Field(
+        DEFAULT_WEIGHTS,
+        description='registry name (`"FBNetV3a-DSMask-C4 COCO"`, `"FBNetV3a-C4 COCO"`), a local checkpoint (d2go or ours), or `null`',
+    )
+    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field(
+        "naiveSyncBN", json_schema_extra=COST,
+        description=(
+            "normalisation: `SyncBN` is torch SyncBatchNorm under DDP on CUDA, `naiveSyncBN` all-reduces the statistics (gloo/CPU and"
+            " unequal per-process batches work)"
+        ),
+    )
+    freeze_at: int = Field(
+        2, ge=0,
+        description="number of trunk stages frozen (weights and BN statistics), at most the trunk's stages; 0 = train all",
+    )
+    pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST, description="RoIAlign output size for the box head")
+    pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST, description="RoIAlign sampling points per bin (0 = adaptive)")
+    pooler_aligned: bool = Field(True, json_schema_extra=COST, description="RoIAlign half-pixel alignment (ROIAlignV2)")
+    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0, description="stochastic depth in the trunk")
+    box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout before the predictor")
+    pixel_mean: tuple[float, float, float] = Field(
+        (103.530, 116.280, 123.675),
+        description="input normalisation: mean subtracted from the BGR 0-255 image (d2go's); images are given as RGB in [0, 1]",
+    )
+    pixel_std: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0),
+        description="input normalisation: the BGR 0-255 image is divided by it (d2go: 1); all > 0",
+    )
+    rpn: RPNConfig = Field(default_factory=RPNConfig, description="region proposal network")
+    roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig, description="box head sampling and test-time post-processing")
 
     @field_validator("arch")
     @classmethod
@@ -120,9 +167,12 @@ class InputConfig(Section):
     detectron2's INPUT.MIN_SIZE_TRAIN with choice sampling); empty means `min_size`.
     """
 
-    min_size: int = Field(224, ge=16, json_schema_extra=COST)
-    max_size: int = Field(320, ge=16, json_schema_extra=COST)
-    min_size_train: list[int] = Field(default_factory=list)
+    min_size: int = Field(224, ge=16, json_schema_extra=COST, description="shorter side of the image the model sees")
+    max_size: int = Field(320, ge=16, json_schema_extra=COST, description="cap on the longer side; >= min_size")
+    min_size_train: list[int] = Field(
+        default_factory=list,
+        description="shorter sides drawn per training image (scale jitter), each >= 16; [] = min_size",
+    )
 
     @field_validator("min_size_train")
     @classmethod
@@ -145,33 +195,48 @@ class InputConfig(Section):
 class AugmentConfig(Section):
     """Box-aware data augmentation (torchvision transforms.v2) applied before the model's resize."""
 
-    hflip_prob: float = Field(0.5, ge=0.0, le=1.0)
-    color_jitter: float = Field(0.0, ge=0.0, le=1.0)
+    hflip_prob: float = Field(0.5, ge=0.0, le=1.0, description="probability of a horizontal flip (box-aware torchvision `transforms.v2`)")
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="strength of the brightness, contrast and saturation jitter (0 = off)")
 
 
 class TrainConfig(Section):
-    epochs: int = Field(12, ge=1)
-    batch_size: int = Field(8, ge=1)
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    lr: float = Field(0.02, gt=0.0)
-    weight_decay: float = Field(1e-4, ge=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    warmup_iters: int = Field(100, ge=0)
-    warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
-    lr_schedule: Literal["cosine", "step"] = "cosine"
-    lr_steps: list[float] = Field(default_factory=lambda: [0.67, 0.89])
-    lr_gamma: float = Field(0.1, gt=0.0, le=1.0)
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    epochs: int = Field(12, ge=1, description="training length in epochs")
+    batch_size: int = Field(8, ge=1, description="global batch, split evenly over the processes")
+    optimizer: Literal["sgd", "adamw"] = Field("sgd", description="optimiser (no weight decay on norm and bias parameters)")
+    lr: float = Field(0.02, gt=0.0, description="base learning rate")
+    weight_decay: float = Field(1e-4, ge=0.0, description="weight decay (not on norm and bias parameters)")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum")
+    warmup_iters: int = Field(100, ge=0, description="linear warmup steps")
+    warmup_factor: float = Field(0.001, gt=0.0, le=1.0, description="learning-rate factor at the first warmup step")
+    lr_schedule: Literal["cosine", "step"] = Field("cosine", description="after warmup: cosine to 0 or step decay")
+    lr_steps: list[float] = Field(
+        default_factory=lambda: [0.67, 0.89],
+        description="step decay points as increasing fractions of training in (0, 1)",
+    )
+    lr_gamma: float = Field(0.1, gt=0.0, le=1.0, description="step decay factor")
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of weights and buffers; 0 = off (d2go uses 0.9998 for 500k iterations)")
     # Schedule-relative forms (what a search varies: the same value means the same in a 4-epoch trial and
     # the 30-epoch winner). When set, each replaces its absolute twin above for the run's length.
-    warmup_fraction: float | None = Field(None, ge=0.0, le=0.5)
-    ema_horizon: float | None = Field(None, ge=0.0, le=1.0)
-    amp: bool = False
-    grad_clip: float | None = Field(None, gt=0.0)
-    seed: int = 0
-    num_workers: int = Field(2, ge=0)
-    eval_every: int = Field(1, ge=0)
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    warmup_fraction: float | None = Field(
+        None, ge=0.0, le=0.5,
+        description=(
+            "warmup as a share of the run: warmup steps = fraction x total steps; when set, replaces `warmup_iters` (what a search "
+            "varies, so a value measured in a short trial means the same in the long run)"
+        ),
+    )
+    ema_horizon: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description=(
+            "EMA horizon as a share of the run: averaging over horizon x total steps (decay 1 - 1/steps); when set, replaces "
+            "`ema_decay` (what a search varies, like `warmup_fraction`)"
+        ),
+    )
+    amp: bool = Field(False, description="automatic mixed precision (CUDA only)")
+    grad_clip: float | None = Field(None, gt=0.0, description="gradient-norm clipping; null = off")
+    seed: int = Field(0, description="determinism: seeds every RNG and the data order")
+    num_workers: int = Field(2, ge=0, description="data loader worker processes")
+    eval_every: int = Field(1, ge=0, description="evaluation period in epochs (the last epoch is always evaluated; 0 = only then)")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="box-aware data augmentation")
 
     @field_validator("lr_steps")
     @classmethod
@@ -195,9 +260,9 @@ class TrainConfig(Section):
 class DetectorConfig(Section):
     """Everything needed to rebuild and retrain a detector."""
 
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    input: InputConfig = Field(default_factory=InputConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the detector")
+    input: InputConfig = Field(default_factory=InputConfig, description="resizing inside the model")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the training recipe")
 
     def with_num_classes(self, num_classes: int) -> DetectorConfig:
         """This config for `num_classes` foreground classes (the data's count, where the config leaves it unset)."""
