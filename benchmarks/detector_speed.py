@@ -1,6 +1,7 @@
 """Detector speed: FBNetV3OD beside torchvision's MobileNetV3 Faster R-CNNs on the CPU.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/detector_speed.py [--repeats 20] [--train-steps 8] [--threads 2 1]
+        [--calibration-images ../shared/data/raccoon/images]
 
 Two settings, torchvision's own test settings of its two models: input 320/640 with 150/150 RPN
 test proposals (`fasterrcnn_mobilenet_v3_large_320_fpn`) and 800/1333 with 1000/1000
@@ -8,19 +9,22 @@ test proposals (`fasterrcnn_mobilenet_v3_large_320_fpn`) and 800/1333 with 1000/
 and proposal counts. Per setting: batch-1 inference latency (each of `--threads`, the first being
 the headline), the time per part (transform, trunk, RPN, RoI heads; forward hooks), params and
 FLOPs; at the first setting also training throughput (SGD steps on batch 2 with synthetic boxes),
-ONNX Runtime latency of our exported model and a row at d2go's own test proposals (1000/30).
+ONNX Runtime latency of our exported model in fp32 and int8 (`detector.quantize`, calibrated on
+`--calibration-images` or, without them, on random images: ranges do not change the speed) and a
+row at d2go's own test proposals (1000/30).
 Every model also runs as the inference copy that `detector.predict` and `detector.evaluate` use
 (`detector.inference.optimize_for_inference`: batch norm folded, channels-last), torchvision's
 model too, so that both sides get the same treatment. All models run interleaved in each repeat,
 so the ratios share the noise. The goal (<= `--goal` x the baseline's latency at 320) is checked
 for our inference copy against torchvision's model as it ships, and against its inference copy;
-when it is missed a `torch.profiler` table of the top operators is added. Writes the section "Detector speed" of BENCHMARKS.md and `benchmarks/figures/detector_latency.png`.
+when it is missed a `torch.profiler` table of the top operators is added. The int8 goals (<= `--int8-goal`
+x torchvision's model and <= `--int8-fp32-goal` x our ONNX fp32, at the first thread count) add
+ONNX Runtime's per-operator profile of both files when missed. Writes the section "Detector speed" of BENCHMARKS.md and `benchmarks/figures/detector_latency.png`.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 import tempfile
 import time
@@ -37,14 +41,18 @@ from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, 
 
 from _common import BENCHMARKS_MD, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
 from detector.export import export_model
+from detector.exported import onnx_session
 from detector.inference import optimize_for_inference
 from detector.model import build_detector
+from detector.quantize import calibration_paths, load_calibration_images, quantize_int8
 
 SECTION = "Detector speed"
 OURS = {"FBNetV3OD a_dsmask": "fbnetv3_a_dsmask", "FBNetV3OD a": "fbnetv3_a"}
 GOAL_MODEL = "FBNetV3OD a_dsmask"
 D2GO_ROW = "FBNetV3OD a_dsmask, d2go test proposals 1000/30"
 ONNX_ROW = "FBNetV3OD a_dsmask, ONNX Runtime"
+INT8_ROW = "FBNetV3OD a_dsmask, ONNX Runtime int8"
+ONNX_ROWS = (ONNX_ROW, INT8_ROW)
 INFERENCE = ", BN folded + channels-last"  # suffix of a model's `optimize_for_inference` copy
 GOAL_COPY = GOAL_MODEL + INFERENCE
 POOLER = 6  # FBNetV3OD's default RoIAlign output size, used by every model built here
@@ -197,13 +205,44 @@ def train_step_fns(models: dict[str, nn.Module], setting: Setting, batch: int, n
 
 def onnx_call(path: Path, image: Tensor, threads: int) -> Callable[[], object]:
     """One ONNX Runtime inference of `image` with `threads` intra-op threads (a session per thread count)."""
+    session = onnx_session(path, threads)
+    feed = {"image": image.numpy()}
+    return lambda: session.run(None, feed)
+
+
+def onnx_files(model: nn.Module, setting: Setting, folder: Path, args: argparse.Namespace) -> dict[str, Path]:
+    """Our goal model exported to ONNX (fp32) and quantized (int8), as `detector.export` writes them."""
+    fp32 = export_model(model, folder / "model.onnx", "onnx", image_size=setting.image)
+    if args.calibration_images:
+        images = load_calibration_images(calibration_paths(args.calibration_images, args.calibration_count), setting.min_size,
+                                         setting.max_size)
+    else:
+        generator = torch.Generator().manual_seed(1)
+        images = [torch.rand(3, *setting.image, generator=generator) for _ in range(args.calibration_count)]
+    return {ONNX_ROW: fp32, INT8_ROW: quantize_int8(fp32, folder / "model_int8.onnx", images)}
+
+
+def profile_onnx(path: Path, image: Tensor, threads: int, runs: int, top: int) -> list[tuple[str, float, float]]:
+    """ONNX Runtime's own profile: top operator types by kernel time, (op, ms per inference, share)."""
+    import json
+
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.intra_op_num_threads, options.inter_op_num_threads, options.enable_profiling = threads, 1, True
+    options.profile_file_prefix = str(path.with_suffix(""))
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {"image": image.numpy()}
-    return lambda: session.run(None, feed)
+    session.run(None, {"image": image.numpy()})  # warm-up, profiled too: subtracted below by running `runs` more
+    for _ in range(runs):
+        session.run(None, {"image": image.numpy()})
+    events = json.loads(Path(session.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] = per_op.get(event["args"]["op_name"], 0.0) + event["dur"]
+    total = sum(per_op.values())
+    ranked = sorted(per_op.items(), key=lambda item: item[1], reverse=True)[:top]
+    return [(op, us / 1000 / (runs + 1), us / total) for op, us in ranked]
 
 
 def profile_ops(model: nn.Module, image: Tensor, runs: int, top: int) -> list[tuple[str, float, float]]:
@@ -218,15 +257,13 @@ def profile_ops(model: nn.Module, image: Tensor, runs: int, top: int) -> list[tu
     return [(e.key, e.self_cpu_time_total / 1000 / runs, e.self_cpu_time_total / total) for e in events[:top]]
 
 
-def latencies(models: dict[str, nn.Module], image: Tensor, onnx: Callable[[int], Callable[[], object]] | None,
-              args: argparse.Namespace) -> dict[int, dict[str, list[float]]]:
-    """Seconds per inference of every model (and the ONNX session when given), interleaved, per thread count."""
+def latencies(models: dict[str, nn.Module], image: Tensor, onnx: dict[str, Path], args: argparse.Namespace) -> dict[int, dict[str, list[float]]]:
+    """Seconds per inference of every model and every ONNX file, interleaved, per thread count."""
     times = {}
     for threads in args.threads:
         torch.set_num_threads(threads)
         calls: dict[str, Callable[[], object]] = {n: (lambda m=m: m([image])) for n, m in models.items()}
-        if onnx is not None:
-            calls[ONNX_ROW] = onnx(threads)
+        calls |= {name: onnx_call(path, image, threads) for name, path in onnx.items()}
         with torch.inference_mode():
             times[threads] = interleaved(calls, args.repeats, args.warmup)
     torch.set_num_threads(args.threads[0])
@@ -242,11 +279,13 @@ def measure_setting(key: str, args: argparse.Namespace, first: bool) -> dict[str
     out["params"] = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
     out["flops"] = {n: count_flops(m, image) for n, m in models.items()}
     with tempfile.TemporaryDirectory() as folder:
-        onnx = None
-        if first and not args.no_onnx:
-            path = export_model(models[GOAL_MODEL], Path(folder) / "model.onnx", "onnx", image_size=setting.image)
-            onnx = functools.partial(onnx_call, path, image)
+        onnx = onnx_files(models[GOAL_MODEL], setting, Path(folder), args) if first and not args.no_onnx else {}
         out["seconds"] = latencies(models, image, onnx, args)
+        if onnx:
+            ms = {n: median(t) for n, t in out["seconds"][args.threads[0]].items()}
+            if ms[INT8_ROW] > args.int8_goal * ms[setting.baseline] or ms[INT8_ROW] > args.int8_fp32_goal * ms[ONNX_ROW]:
+                runs = max(1, args.repeats // 4)
+                out["onnx_profile"] = {n: profile_onnx(p, image, args.threads[0], runs, args.top_ops) for n, p in onnx.items()}
     profiled = [GOAL_MODEL, GOAL_COPY, setting.baseline, setting.baseline + INFERENCE, D2GO_ROW]
     out["parts_ms"] = part_times({n: models[n] for n in profiled if n in models}, image, max(1, args.repeats // 4))
     if first:
@@ -282,7 +321,7 @@ def plot(results: list[dict[str, Any]], threads: int, goal: float, path: Path) -
         baseline = latency[result["setting"].baseline]
         names = list(latency)[::-1]
         colors = [("tab:gray" if n.endswith(INFERENCE) else "silver") if n.startswith("tv ") else "tab:orange" if n == ONNX_ROW
-                  else "tab:blue" if n.endswith(INFERENCE) else "lightsteelblue" for n in names]
+                  else "tab:green" if n == INT8_ROW else "tab:blue" if n.endswith(INFERENCE) else "lightsteelblue" for n in names]
         bars = ax.barh(names, [latency[n] for n in names], color=colors)
         ax.bar_label(bars, [f"{latency[n]:.0f} ms ({latency[n] / baseline:.2f}x)" for n in names], padding=3, fontsize=9)
         ax.set_title(result["setting"].label, fontsize=10)
@@ -327,8 +366,30 @@ def where_time_goes(result: dict[str, Any], threads: int) -> str:
                  f"{latency[D2GO_ROW]:.0f} ms, {latency[D2GO_ROW] / latency[baseline]:.2f}x the baseline.")
     if ONNX_ROW in latency:
         text += (f" Exported to ONNX and run by ONNX Runtime (BN folded into the convolutions, fused kernels), a_dsmask at 150 "
-                 f"proposals takes {latency[ONNX_ROW]:.0f} ms, {latency[ONNX_ROW] / latency[baseline]:.2f}x the eager baseline.")
+                 f"proposals takes {latency[ONNX_ROW]:.0f} ms, {latency[ONNX_ROW] / latency[baseline]:.2f}x the eager baseline; "
+                 f"its int8 form {latency[INT8_ROW]:.0f} ms, {latency[INT8_ROW] / latency[ONNX_ROW]:.2f}x the fp32 file.")
     return text
+
+
+def int8_goals(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """The int8 goal line per thread count, and ONNX Runtime's operator profile when a goal is missed."""
+    baseline = result["setting"].baseline
+    lines = []
+    for threads in args.threads:
+        ms = medians_ms(result, threads)
+        vs_tv, vs_fp32 = ms[INT8_ROW] / ms[baseline], ms[INT8_ROW] / ms[ONNX_ROW]
+        met = vs_tv <= args.int8_goal and vs_fp32 <= args.int8_fp32_goal
+        lines.append(f"- {threads} thread(s): int8 {ms[INT8_ROW]:.0f} ms = **{vs_tv:.2f}x** torchvision's model as it ships "
+                     f"(goal <= {args.int8_goal}) and **{vs_fp32:.2f}x** our ONNX fp32 ({ms[ONNX_ROW]:.0f} ms; goal <= "
+                     f"{args.int8_fp32_goal}): {'met' if met else 'NOT met'}" + (" (the headline)" if threads == args.threads[0] else ""))
+    if "onnx_profile" in result:
+        profiles = result["onnx_profile"]
+        title = f"ONNX Runtime's profile ({args.threads[0]} threads), top operator types by kernel time, ms per inference (share of kernel time):"
+        lines += ["", title, "", "| rank | " + " | ".join(profiles) + " |", "|---|" + "---|" * len(profiles)]
+        for rank in range(args.top_ops):
+            cells = [f"`{ops[rank][0]}` {ops[rank][1]:.1f} ({ops[rank][2]:.0%})" if rank < len(ops) else "" for ops in profiles.values()]
+            lines.append(f"| {rank + 1} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def model_table(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
@@ -386,6 +447,12 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, argv: list[s
         for path, label in PARTS:
             lines.append(f"| {label} (`{path}`) | " + " | ".join(f"{p[path]:.1f}" for p in result["parts_ms"].values()) + " |")
         lines.append("")
+    if INT8_ROW in latency:
+        calibration = (f"{args.calibration_count} images of `{args.calibration_images}`" if args.calibration_images
+                       else f"{args.calibration_count} random images")
+        lines += [f"**Int8** (`detector.quantize`: ONNX Runtime static QDQ, per-channel int8 weights, uint8 activations, "
+                  f"calibrated on {calibration}; random weights as above, so only the speed means something here; accuracy: "
+                  "\"Int8 accuracy\" below):", "", *int8_goals(first, args), ""]
     lines += [where_time_goes(first, threads), ""]
     if "profile" in first:
         lines += ["### Where the time goes (torch.profiler, input 320)", "",
@@ -412,7 +479,11 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--threads", type=int, nargs="+", default=[2, 1], help="torch threads; the first is the headline")
     parser.add_argument("--goal", type=float, default=0.5, help="latency ratio goal of a_dsmask vs tv 320_fpn")
     parser.add_argument("--top-ops", type=int, default=10)
-    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX export and its timing")
+    parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX exports (fp32 and int8) and their timing")
+    parser.add_argument("--int8-goal", type=float, default=0.25, help="latency ratio goal of int8 a_dsmask vs tv 320_fpn")
+    parser.add_argument("--int8-fp32-goal", type=float, default=0.6, help="latency ratio goal of int8 vs our ONNX fp32")
+    parser.add_argument("--calibration-images", type=Path, help="int8 calibration folder (default: random images)")
+    parser.add_argument("--calibration-count", type=int, default=16, help="int8 calibration images")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads[0])

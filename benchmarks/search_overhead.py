@@ -137,14 +137,14 @@ def evolution_speed(experiment: Path, settings: EvolutionSettings, cost_points: 
     spec = yaml.safe_load(experiment.read_text())
     space = load_space(spec["space"])
     constraints = spec.get("constraints", [])
-    costing = Costs(space, constraints, None, 1)
+    costing = Costs(space, constraints, None, 1, "torch")
     points = space.sample(cost_points, seed=7, method="random")
     per_arch = []
     for point in points:
         start = time.perf_counter()
         costing.model.measure(point)
         per_arch.append(time.perf_counter() - start)
-    costs = Costs(space, constraints, None, 1)  # fresh caches: evolution pays for its own costing
+    costs = Costs(space, constraints, None, 1, "torch")  # fresh caches: evolution pays for its own costing
     labelled = space.sample(32, seed=0, method="random")
     predictor = make_predictor("mlp").fit(space.encode(labelled), np.random.default_rng(0).random(len(labelled)))
     cpu = time.process_time()

@@ -4,6 +4,7 @@ Numbers are in percent like detectron2's (AP 0..100). A metric that is undefined
 holds no ground truth of that kind (e.g. no small objects) is NaN in Python and null in JSON.
 
     python -m detector.evaluate --checkpoint OUT/model_final.pt --data DIR [--split val|train]
+    python -m detector.evaluate --model model_int8.onnx --data DIR     # an exported file, fp32 or int8
 """
 
 from __future__ import annotations
@@ -176,16 +177,20 @@ def _check_classes(checkpoint: dict[str, Any], dataset: Any, source: Path) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="COCO box AP of a trained FBNetV3OD checkpoint.")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="model_final.pt or last.pt of a training run")
+    parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="COCO box AP of a trained or exported FBNetV3OD.")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="model_final.pt or last.pt of a training run")
+    source.add_argument("--model", type=Path, help="an ONNX file written by detector.export (fp32 or --int8), run with ONNX Runtime")
     parser.add_argument("--data", type=Path, help="data folder with images/, train.json, val.json")
     parser.add_argument("--split", choices=("val", "train"), default="val", help="which DIR/<split>.json to use (default val)")
     parser.add_argument("--val-json", type=Path, help="annotation file (instead of --data)")
     parser.add_argument("--val-images", type=Path, help="image folder of --val-json (default: images/ next to it)")
-    parser.add_argument("--output", type=Path, help="metrics JSON (default: eval_<split>.json next to the checkpoint)")
+    parser.add_argument("--output", type=Path, help="metrics JSON (default: eval_<split>.json next to the checkpoint, <model>_eval_<split>.json for --model)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="cpu or cuda (default: cuda when available; --model always runs on the CPU)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads for --model (default: ONNX Runtime's)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when the checkpoint has EMA weights")
     return parser
 
@@ -193,31 +198,38 @@ def build_parser() -> argparse.ArgumentParser:
 @run_cli
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from core.atomic import atomic_write_text
-    from detector.checkpoint import model_from_checkpoint
     from detector.data import CocoDetection
-    from detector.inference import optimize_for_inference
 
     args = build_parser().parse_args(argv)
     if args.batch_size < 1:
         raise DataError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.threads is not None and args.threads < 1:
+        raise DataError(f"--threads must be >= 1, got {args.threads}")
+    if args.model is not None:
+        args.device = "cpu"
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise DataError("--device cuda: no CUDA device is available; use --device cpu")
     ann_file, image_dir = _dataset_for(args)
-    model, checkpoint = model_from_checkpoint(args.checkpoint, device=args.device, use_ema=not args.no_ema)
-    dataset = CocoDetection(ann_file, image_dir)
-    _check_classes(checkpoint, dataset, args.checkpoint)
-    metrics = evaluate_coco(
-        optimize_for_inference(model), dataset, batch_size=args.batch_size, device=args.device, num_workers=args.num_workers,
-        progress=sys.stderr.isatty(),
+    from detector.exported import open_for_inference
+
+    model, class_names, category_ids, weights = open_for_inference(
+        args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema, threads=args.threads
     )
-    weights = "ema" if checkpoint.get("ema_model") and not args.no_ema else "model"
+    classes = {"class_names": class_names, "label_to_category_id": category_ids}
+    source = args.model or args.checkpoint
+    dataset = CocoDetection(ann_file, image_dir)
+    _check_classes(classes, dataset, source)
+    metrics = evaluate_coco(
+        model, dataset, batch_size=args.batch_size, device=args.device, num_workers=args.num_workers, progress=sys.stderr.isatty(),
+    )
     report = {
-        "checkpoint": str(args.checkpoint), "annotations": str(ann_file), "split": args.split,
+        "checkpoint" if args.model is None else "model": str(source), "annotations": str(ann_file), "split": args.split,
         "num_images": len(dataset), "weights": weights, **metrics,
     }
-    output = args.output or args.checkpoint.parent / f"eval_{args.split}.json"
+    default = args.model.with_name(f"{args.model.stem}_eval_{args.split}.json") if args.model else args.checkpoint.parent / f"eval_{args.split}.json"
+    output = args.output or default
     atomic_write_text(output, json.dumps(json_safe(report), indent=2) + "\n")
-    print(f"{args.checkpoint} ({weights} weights) on {ann_file} ({len(dataset)} images)")
+    print(f"{source} ({weights} weights) on {ann_file} ({len(dataset)} images)")
     print(format_metrics_table(metrics))
     print(f"wrote {output}")
     return report

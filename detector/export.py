@@ -9,13 +9,20 @@ scriptable, so no input-specific trace). ONNX uses the TorchScript-based exporte
 (`dynamo=False`), the path torchvision's detection models support: the torch.export-based one
 stops at the data-dependent NMS (`batched_nms`); opset >= 16 is needed for aligned RoIAlign.
 `--check` runs the exported file and compares it with the PyTorch model.
+
+`--int8` writes the int8 form instead (`detector.quantize`: ONNX Runtime static quantization
+calibrated on `--calibration-images`); `--check` then also compares int8 with fp32 detections.
+Every ONNX file carries its class names and category ids (`detector.exported`), so that
+`detector.evaluate --model` and `detector.predict --model` run it without the checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import io
 import os
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -27,6 +34,7 @@ from torch import Tensor, nn
 
 from core.atomic import atomic_open
 from core.errors import UserError, run_cli
+from detector.exported import add_metadata, onnx_session, run_session
 
 FORMATS = ("onnx", "torchscript")
 DEFAULT_OPSET = 17
@@ -94,8 +102,12 @@ def export_model(
     fmt: str = "onnx",
     image_size: tuple[int, int] = (224, 320),
     opset: int = DEFAULT_OPSET,
+    metadata: dict[str, Any] | None = None,
 ) -> Path:
-    """Write `detector`'s inference model to `output` (atomically); `image_size` is the ONNX example input."""
+    """Write `detector`'s inference model to `output` (atomically); `image_size` is the ONNX example input.
+
+    ONNX files carry `metadata` (class names, category ids: `export_metadata`) for running them alone.
+    """
     if fmt not in FORMATS:
         raise ExportError(f"--format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
     output = Path(output)
@@ -113,20 +125,30 @@ def export_model(
             # (`_script_if_tracing`), so an example without detections still exports a working model.
             example = example_image(image_size)
             dynamic = {"image": {1: "height", 2: "width"}, **{name: {0: "detections"} for name in OUTPUT_NAMES}}
-            _atomic(
-                output,
-                lambda tmp: torch.onnx.export(
-                    model,
-                    (example,),
-                    tmp,
-                    dynamo=False,
-                    opset_version=opset,
-                    input_names=["image"],
-                    output_names=list(OUTPUT_NAMES),
-                    dynamic_axes=dynamic,
-                ),
+            buffer = io.BytesIO()
+            torch.onnx.export(
+                model, (example,), buffer, dynamo=False, opset_version=opset, input_names=["image"],
+                output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
             )
+            _atomic(output, lambda tmp: tmp.write(_with_metadata(buffer.getvalue(), metadata or {})))
     return output
+
+
+def _with_metadata(serialized: bytes, metadata: dict[str, Any]) -> bytes:
+    import onnx
+
+    model = onnx.load_from_string(serialized)
+    add_metadata(model, {"precision": "fp32", **metadata})
+    return model.SerializeToString()
+
+
+def export_metadata(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """What a deployed file needs from its checkpoint: the classes, their COCO ids and the config."""
+    return {
+        "class_names": list(checkpoint["class_names"]),
+        "label_to_category_id": {str(k): int(v) for k, v in checkpoint["label_to_category_id"].items()},
+        "config": checkpoint["config"],
+    }
 
 
 def load_exported(path: str | os.PathLike[str], fmt: str) -> Any:
@@ -136,12 +158,8 @@ def load_exported(path: str | os.PathLike[str], fmt: str) -> Any:
             warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated, still supported
             module = torch.jit.load(str(path), map_location="cpu")
         return lambda image: tuple(t.detach() for t in module(image))
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise ExportError("checking an ONNX export needs onnxruntime (pip install onnxruntime)") from None
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return lambda image: tuple(torch.from_numpy(a) for a in session.run(None, {"image": image.numpy()}))
+    session = onnx_session(path)
+    return lambda image: run_session(session, image)
 
 
 def _match(ref_boxes: Tensor, ref_labels: Tensor, boxes: Tensor, labels: Tensor) -> list[int]:
@@ -221,19 +239,63 @@ def check_images(image_size: tuple[int, int], image_path: str | None = None) -> 
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    from detector.quantize import DEFAULT_CALIBRATION_COUNT
+
     parser = argparse.ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--output", required=True, help="file to write (.onnx / .pt)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="example/check size (default: config input size)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= 16 with aligned RoIAlign; default {DEFAULT_OPSET})")
-    parser.add_argument("--check", action="store_true", help="run the exported file and compare it with PyTorch")
-    parser.add_argument("--check-image", help="image for --check (default: random pixels; a real image gives more detections)")
+    parser.add_argument("--check", action="store_true", help="run the exported file and compare it with PyTorch (int8: also with fp32)")
+    parser.add_argument("--check-image", help="image for --check (default: random pixels, with --int8 the first calibration image)")
     parser.add_argument("--no-ema", action="store_true", help="export the raw weights even when EMA weights are saved")
+    int8 = parser.add_argument_group("int8 (ONNX Runtime static quantization; needs --format onnx)")
+    int8.add_argument("--int8", action="store_true", help="write the int8 model, calibrated on --calibration-images")
+    int8.add_argument("--calibration-images", help="folder of the user's own images to calibrate activation ranges on")
+    int8.add_argument("--calibration-count", type=int, default=DEFAULT_CALIBRATION_COUNT,
+                      help=f"images used: all, or a seeded random subset of a larger folder (default {DEFAULT_CALIBRATION_COUNT})")
     args = parser.parse_args(argv)
     if args.image_size and min(args.image_size) < 16:
         parser.error(f"--image-size must be at least 16 x 16, got {args.image_size}")
+    if args.int8 and args.format != "onnx":
+        raise ExportError(f"--int8 needs --format onnx (the int8 model runs on ONNX Runtime), got --format {args.format}")
+    if args.int8 and not args.calibration_images:
+        raise ExportError("--int8 needs --calibration-images DIR: int8 ranges are calibrated on your own images")
+    if args.calibration_images and not args.int8:
+        raise ExportError("--calibration-images is only used with --int8")
     return args
+
+
+def _print_check(stats: dict[str, float]) -> None:
+    print(
+        f"check passed on {stats['images']} images, {stats['detections']} detections: "
+        f"max |Δbox| {stats['max_box_px']:.2e} px ({stats['max_box_rel']:.1e} of the longer side), "
+        f"max |Δscore| {stats['max_score']:.2e}, labels equal"
+    )
+    if stats["detections"] == 0:
+        print("warning: no detections to compare; pass --check-image with objects in it for a meaningful check")
+
+
+def _export_int8(args: argparse.Namespace, detector: nn.Module, checkpoint: dict[str, Any], image_size: tuple[int, int]) -> Path:
+    """Calibration images first (bad ones fail before any work), then fp32 export, quantization and the checks."""
+    from detector.quantize import calibration_paths, compare_int8, format_comparison, load_calibration_images, quantize_int8
+
+    paths = calibration_paths(args.calibration_images, args.calibration_count)
+    images = load_calibration_images(paths, detector.config.input.min_size, detector.config.input.max_size)
+    with tempfile.TemporaryDirectory(prefix="fbnetv3od-export-") as scratch:
+        fp32 = export_model(detector, Path(scratch, "fp32.onnx"), "onnx", image_size, args.opset, export_metadata(checkpoint))
+        start = time.perf_counter()
+        path = quantize_int8(fp32, args.output, images, metadata=export_metadata(checkpoint))
+        print(f"quantized to int8 on {len(images)} calibration images in {time.perf_counter() - start:.1f} s: "
+              f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+        if args.check:
+            from detector.data import load_rgb_image
+
+            check = [load_rgb_image(args.check_image or paths[0])]
+            _print_check(compare_with_pytorch(detector, load_exported(fp32, "onnx"), check))
+            print(format_comparison(compare_int8(onnx_session(fp32), onnx_session(path), check)))
+    return path
 
 
 @run_cli
@@ -241,20 +303,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     from detector.checkpoint import model_from_checkpoint
 
     args = parse_args(argv)
-    detector, _ = model_from_checkpoint(args.checkpoint, device="cpu", use_ema=not args.no_ema)
+    detector, checkpoint = model_from_checkpoint(args.checkpoint, device="cpu", use_ema=not args.no_ema)
     image_size = tuple(args.image_size) if args.image_size else (detector.config.input.min_size, detector.config.input.max_size)
+    if args.int8:
+        _export_int8(args, detector, checkpoint, image_size)
+        return
     start = time.perf_counter()
-    path = export_model(detector, args.output, args.format, image_size, args.opset)
+    path = export_model(detector, args.output, args.format, image_size, args.opset, export_metadata(checkpoint))
     print(f"exported {args.format} to {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s")
     if args.check:
-        stats = compare_with_pytorch(detector, load_exported(path, args.format), check_images(image_size, args.check_image))
-        print(
-            f"check passed on {stats['images']} images, {stats['detections']} detections: "
-            f"max |Δbox| {stats['max_box_px']:.2e} px ({stats['max_box_rel']:.1e} of the longer side), "
-            f"max |Δscore| {stats['max_score']:.2e}, labels equal"
-        )
-        if stats["detections"] == 0:
-            print("warning: no detections to compare; pass --check-image with objects in it for a meaningful check")
+        _print_check(compare_with_pytorch(detector, load_exported(path, args.format), check_images(image_size, args.check_image)))
 
 
 if __name__ == "__main__":

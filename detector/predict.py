@@ -1,6 +1,7 @@
 """Run a trained FBNetV3OD on image files; draw the detections to PNGs and list them as JSON.
 
     python -m detector.predict --checkpoint run/model_final.pt --images photos/ --output preds/
+    python -m detector.predict --model model_int8.onnx --images photos/ --output preds/   # an exported file
 
 Images are decoded like the training data (`detector.data.load_rgb_image`: any Pillow mode to RGB,
 stored orientation), so boxes refer to the same pixels the model was trained on. Unreadable files
@@ -217,7 +218,9 @@ def _output_names(paths: Sequence[Path]) -> dict[Path, str]:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m detector.predict", description=__doc__.split("\n")[0])
-    parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", help="checkpoint written by detector.train")
+    source.add_argument("--model", help="ONNX file written by detector.export (fp32 or int8; runs on the CPU with ONNX Runtime)")
     parser.add_argument("--images", required=True, nargs="+", help="image files and/or folders")
     parser.add_argument("--output", required=True, help="folder for <stem>.png and predictions.json")
     parser.add_argument("--score-thresh", type=float, default=0.5, help="keep detections scoring at least this")
@@ -234,19 +237,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
-    from detector.checkpoint import model_from_checkpoint
-    from detector.inference import optimize_for_inference
+    from detector.exported import open_for_inference
 
     args = parse_args(argv)
+    if args.model:
+        args.device = "cpu"
     paths = find_images(args.images)
     if not paths:
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {' '.join(args.images)}")
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: CUDA is not available on this machine")
-    model, checkpoint = model_from_checkpoint(args.checkpoint, device=args.device, use_ema=not args.no_ema)
-    model = optimize_for_inference(model)
-    class_names: list[str] = list(checkpoint["class_names"])
-    category_ids: dict[Any, Any] = checkpoint.get("label_to_category_id") or {}
+    model, class_names, category_ids, _ = open_for_inference(args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema)
 
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

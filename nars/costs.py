@@ -20,12 +20,12 @@ class Costs:
 
     free_stat_names = ("log FLOPs", "log params")
 
-    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int) -> None:
+    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int, latency_backend: str) -> None:
         from search_spaces import CostModel, parse_constraints
 
-        self._args = (space, list(constraints), cache_path, latency_threads)
+        self._args = (space, list(constraints), cache_path, latency_threads, latency_backend)
         self.constraints = parse_constraints(constraints)
-        self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads)
+        self.model = CostModel(space, cache_path=cache_path, latency_threads=latency_threads, latency_backend=latency_backend)
 
     def __getstate__(self) -> tuple[Any, ...]:
         """Tune pickles the searcher with its callables; the cost model's caches are rebuilt (disk cache kept)."""

@@ -26,6 +26,7 @@ from core.schema import Section, format_validation_error
 from core.yaml_io import read_yaml
 from detector.data import DataPaths, resolve_data_paths
 from nars.settings import EvolutionSettings, RoundSettings, SearcherName
+from search_spaces.cost import LatencyBackend
 
 
 class SyntheticData(Section):
@@ -82,6 +83,20 @@ class CalibrationSettings(Section):
         return self
 
 
+class LatencySettings(Section):
+    """`search.latency`: what a `latency_ms` constraint or objective times, measured once per architecture
+    on the searching machine and cached by CPU model, threads and backend (`search_spaces.cost`)."""
+
+    backend: LatencyBackend = Field(
+        "torch",
+        description=(
+            "what is timed: `torch` the folded channels-last copy that `detector.predict` runs; `onnxruntime` / "
+            "`onnxruntime-int8` the fp32 / int8 ONNX file of `detector.export`"
+        ),
+    )
+    threads: int = Field(1, ge=1, description="threads a latency measurement runs with")
+
+
 class SearchSettings(RoundSettings):
     """The `search:` section: the NARS round settings (`nars.settings.RoundSettings`) plus the run's."""
 
@@ -105,7 +120,7 @@ class SearchSettings(RoundSettings):
     cpus_per_trial: float = Field(1.0, gt=0.0, description="CPUs Ray reserves per trial (also its torch threads)")
     gpus_per_trial: float = Field(0.0, ge=0.0, description="GPUs Ray reserves per trial (> 0: trials train on CUDA)")
     max_failures: int = Field(0, ge=0, description="retries of a failed trial before it is recorded as failed")
-    latency_threads: int = Field(1, ge=1, description="torch threads a latency measurement runs with")
+    latency: LatencySettings = Field(default_factory=LatencySettings, description="how latency is measured")
     seed: int = Field(0, description="everything random in the search derives from it")
 
     @model_validator(mode="after")

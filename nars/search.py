@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     space_spec = proxy_space_spec(experiment.space)
     space = load_space(space_spec)
     warn_shadowed_base(space)
-    costs = Costs(space, experiment.constraints, output / run_folder.COSTS, experiment.search.latency_threads)
+    latency = experiment.search.latency
+    costs = Costs(space, experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend)
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         sample_feasible(space, 1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
     output.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ class TuneReporter(TrainCallback):
 
 def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
               constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str,
-              latency_threads: int = 1) -> None:
+              latency_threads: int, latency_backend: str) -> None:
     """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
 
     Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
@@ -64,7 +64,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     point = point_of(config)
     detector_config = trial_config(space, point, proxy_epochs)
 
-    cost_model = CostModel(space, cache_path=cost_cache, latency_threads=latency_threads)
+    cost_model = CostModel(space, cache_path=cost_cache, latency_threads=latency_threads, latency_backend=latency_backend)
     feasible, cost = cost_model.meets(point, parse_constraints(constraints))
     extra = {"flops": float(cost.flops), "params": float(cost.params)}
     if cost.latency_ms is not None:

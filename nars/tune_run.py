@@ -105,8 +105,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
     trainable = tune.with_resources(
         tune.with_parameters(
             trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
-            cost_cache=str(output / run_folder.COSTS), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency_threads,
-            device=device, work_dir=str(output / run_folder.TRIALS),
+            cost_cache=str(output / run_folder.COSTS), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency.threads,
+            latency_backend=s.latency.backend, device=device, work_dir=str(output / run_folder.TRIALS),
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
     )

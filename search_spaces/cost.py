@@ -7,9 +7,11 @@ and the box head and predictors on `rpn.post_nms_topk_test` RoIs. Both are summe
 model's parts, each counted once and memoized (`search_spaces.part_costs`), so that a mutated
 architecture costs about a millisecond. Parameters are all model weights,
 counted with nothing frozen (freezing turns BN weights into buffers but keeps the network).
-Latency is that of what `detector.predict` deploys (`detector.inference.optimize_for_inference`:
-batch norm folded, channels-last), the median wall time of `latency_runs` runs on one random image
-of that size, with the interquartile range as its spread. A point within noise of a latency bound
+Latency is that of what is deployed, by `latency_backend`: `torch` (default) times what
+`detector.predict` runs (`detector.inference.optimize_for_inference`: batch norm folded,
+channels-last); `onnxruntime` the exported fp32 ONNX file and `onnxruntime-int8` its int8 form
+(`detector.quantize`), both on ONNX Runtime's CPU provider. It is the median wall time of
+`latency_runs` runs on one random image of that size, with the interquartile range as its spread. A point within noise of a latency bound
 is measured again with three times the runs before it is judged (`CostModel.meets`).
 
 Results are cached by the point's `CostSpec` (the cost-relevant config fields), latency also by
@@ -27,11 +29,12 @@ import logging
 import operator
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -59,8 +62,12 @@ _CONSTRAINT = re.compile(
 )
 
 
-LATENCY_BACKENDS = ("torch",)
-"""How latency is measured: `torch` runs the folded channels-last eager copy that predict/evaluate use."""
+LatencyBackend = Literal["torch", "onnxruntime", "onnxruntime-int8"]
+LATENCY_BACKENDS: tuple[str, ...] = get_args(LatencyBackend)
+"""How latency is measured: `torch` runs the folded channels-last eager copy that predict/evaluate use;
+`onnxruntime` / `onnxruntime-int8` run the fp32 / int8 ONNX file that `detector.export` writes."""
+INT8_TIMING_CALIBRATION = 4
+"""Random images that calibrate the int8 model timed for latency: ranges do not change its speed."""
 
 
 @dataclass(frozen=True)
@@ -186,10 +193,26 @@ class CostModel:
 
     # ------------------------------------------------------------------ measuring
 
-    def _deployed(self, key: str) -> torch.nn.Module:
-        """The model as `detector.predict` runs it, rebuilt from the spec alone."""
+    def _deployed(self, key: str, scratch: Path) -> Callable[[torch.Tensor], object]:
+        """The model as `latency_backend` deploys it, rebuilt from the spec alone, as `run(image)`."""
         config = CostSpec(key).config()
-        return optimize_for_inference(build_detector(config, num_classes=config.model.num_classes, load_weights=False))
+        detector = build_detector(config, num_classes=config.model.num_classes, load_weights=False)
+        if self.latency_backend == "torch":
+            model = optimize_for_inference(detector)
+            return lambda image: model([image])
+        from detector.export import export_model
+        from detector.exported import onnx_session, run_session
+
+        size = (config.input.min_size, config.input.max_size)
+        path = export_model(detector, scratch / "fp32.onnx", "onnx", size)
+        if self.latency_backend == "onnxruntime-int8":
+            from detector.quantize import quantize_int8
+
+            generator = torch.Generator().manual_seed(1)
+            images = [torch.rand(3, *size, generator=generator) for _ in range(INT8_TIMING_CALIBRATION)]
+            path = quantize_int8(path, scratch / "int8.onnx", images)
+        session = onnx_session(path, threads=self.latency_threads)
+        return lambda image: run_session(session, image)
 
     def _measure_static(self, key: str) -> tuple[int, int]:
         cached = self._disk.get(self._digest(key), {})
@@ -207,19 +230,20 @@ class CostModel:
             return Latency(cached["median"], cached["spread"], cached["runs"])
         runs = runs or self.latency_runs
         spec = CostSpec(key).values
-        model = self._deployed(key)
         image = torch.rand(3, spec["input.min_size"], spec["input.max_size"], generator=torch.Generator().manual_seed(0))
         previous = torch.get_num_threads()
-        torch.set_num_threads(self.latency_threads)
+        torch.set_num_threads(self.latency_threads)  # the torch backend's threads; ONNX Runtime sets its own
         try:
-            with torch.inference_mode():
-                for _ in range(self.latency_warmup):
-                    model([image])
-                times = []
-                for _ in range(runs):
-                    start = time.perf_counter()
-                    model([image])
-                    times.append((time.perf_counter() - start) * 1000.0)
+            with tempfile.TemporaryDirectory(prefix="fbnetv3od-latency-") as scratch:
+                run = self._deployed(key, Path(scratch))  # outside inference mode: the ONNX exporter traces
+                with torch.inference_mode():
+                    for _ in range(self.latency_warmup):
+                        run(image)
+                    times = []
+                    for _ in range(runs):
+                        start = time.perf_counter()
+                        run(image)
+                        times.append((time.perf_counter() - start) * 1000.0)
         finally:
             torch.set_num_threads(previous)
         q1, median, q3 = np.percentile(times, [25, 50, 75])

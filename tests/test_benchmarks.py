@@ -48,11 +48,29 @@ def test_common_write_section_replaces_only_its_own(tmp_path: Path) -> None:
 
 def test_detector_speed(tmp_path: Path) -> None:
     text = run("detector_speed", tmp_path, "--settings", "320", "--repeats", "1", "--warmup", "0", "--train-steps", "1",
-               "--batch", "1", "--threads", "1", "--no-onnx", "--goal", "0", "--top-ops", "3")
+               "--batch", "1", "--threads", "1", "--goal", "0", "--int8-goal", "0", "--calibration-count", "2", "--top-ops", "3")
     assert "## Detector speed" in text and "tv mobilenet_v3_large_320_fpn" in text
     assert "| FBNetV3OD a_dsmask, BN folded + channels-last |" in text and "| tv mobilenet_v3_large_320_fpn, BN folded + channels-last |" in text
+    assert "| FBNetV3OD a_dsmask, ONNX Runtime |" in text and "| FBNetV3OD a_dsmask, ONNX Runtime int8 |" in text
     assert "**NOT met**" in text and "torch.profiler" in text  # a missed goal adds the profile
+    assert "calibrated on 2 random images" in text and "ONNX Runtime's profile" in text and "`QLinearConv`" in text  # int8 goal missed
     assert figures(tmp_path) == ["detector_latency.png"]
+
+
+def test_int8_accuracy(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    from conftest import write_random_checkpoint
+
+    from _tiny import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", num_train=3, num_val=2)
+    checkpoint = write_random_checkpoint(tmp_path / "random.pt", model={"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"})
+    text = run("int8_accuracy", tmp_path, "--checkpoint", str(checkpoint), "--data", str(data), "--counts", "2", "5",
+               "--seeds", "0", "1")
+    assert "## Int8 accuracy" in text and "| ONNX fp32 |" in text and "| checkpoint (PyTorch, batch 4) |" in text
+    # 2 of 3 training images: one subset per seed; 5 >= 3: all images, once
+    assert "2 calibration images, seed 0" in text and "2 calibration images, seed 1" in text and "3 calibration images (all)" in text
+    assert "the images of" in text and "circle" in text
 
 
 def test_predictor_quality(tmp_path: Path) -> None:

@@ -105,3 +105,24 @@ def test_a_latency_near_its_bound_is_measured_again_with_more_runs(tmp_path):
     assert model._disk[model._digest(model.key(config))]["latency_ms"][model.latency_setting]["runs"] == 12
     model.meets(config, near)
     assert model.measurements == 3, "the refined figure is not timed again"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "onnxruntime-int8"])
+def test_latency_of_the_onnx_backends_times_the_exported_file_and_caches_it_apart(tmp_path, monkeypatch, backend):
+    pytest.importorskip("onnxruntime")
+    import detector.quantize
+
+    quantized = []
+    real = detector.quantize.quantize_int8
+    monkeypatch.setattr(detector.quantize, "quantize_int8", lambda *a, **k: quantized.append(a) or real(*a, **k))
+    config = load_config({"model": {"arch": "fbnetv3_a_dsmask_tiny", "weights": None, "freeze_at": 0}, "input": {"min_size": 64, "max_size": 96}})
+    torch_model = CostModel(cache_path=tmp_path / "costs.json", latency_runs=3, latency_warmup=1)
+    torch_model.measure(config, latency=True)
+    model = CostModel(cache_path=tmp_path / "costs.json", latency_runs=3, latency_warmup=1, latency_backend=backend)
+    cost = model.measure(config, latency=True)
+    assert cost.latency_ms > 0 and model.measurements == 1, "another backend is another setting: measured"
+    assert len(quantized) == (backend == "onnxruntime-int8"), "the int8 backend times the quantized file, fp32 does not quantize"
+    settings = model._disk[model._digest(model.key(config))]["latency_ms"]
+    assert set(settings) == {torch_model.latency_setting, model.latency_setting} and model.latency_setting.endswith(f"| {backend}")
+    again = CostModel(cache_path=tmp_path / "costs.json", latency_backend=backend)
+    assert again.measure(config, latency=True) == cost and again.measurements == 0

@@ -35,7 +35,7 @@ from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 
 TINY_ARCH = {"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"}
 MARKER = "PWNED"  # what the malicious pickle would create
-SUCCESS = {"detector.train": "training complete: 1 epoch", "detector.evaluate": "wrote "}
+SUCCESS = {"detector.train": "training complete: 1 epoch", "detector.evaluate": "wrote ", "detector.export": "quantized to int8"}
 
 Json = dict[str, Any]
 Outcome = Literal["error", "warning", "ok"]
@@ -277,6 +277,46 @@ def eval_checkpoint_case(make: Callable[[Path, Assets], Path], *expect: str, abs
                 expect, absent=absent, in_subprocess=in_subprocess)
 
 
+def int8_case(*extra: str, expect: tuple[str, ...], images: Callable[[Path, Assets], Path] | None = None,
+              checkpoint: Callable[[Path, Assets], Path] | None = None, outcome: Outcome = "error") -> Case:
+    """detector.export --int8 of the tiny checkpoint, calibrated on `images` (default: the data's images)."""
+
+    def build(tmp: Path, assets: Assets) -> list[str]:
+        folder = images(tmp, assets) if images else assets.data / "images"
+        chosen = checkpoint(tmp, assets) if checkpoint else assets.checkpoint
+        return ["--checkpoint", str(chosen), "--format", "onnx", "--int8", "--calibration-images", str(folder),
+                "--output", str(tmp / "int8.onnx"), *extra]
+
+    return Case("detector.export", build, expect, outcome, absent=("int8.onnx",) if outcome == "error" else ())
+
+
+def images_folder(*contents: tuple[str, bytes]) -> Callable[[Path, Assets], Path]:
+    """A folder holding the given (name, bytes) files."""
+
+    def make(tmp: Path, assets: Assets) -> Path:
+        folder = tmp / "calibration"
+        folder.mkdir()
+        for name, content in contents:
+            (folder / name).write_bytes(content)
+        return folder
+
+    return make
+
+
+def exported_model_case(make: Callable[[Path, Assets], Path], *expect: str) -> Case:
+    def build(tmp: Path, assets: Assets) -> list[str]:
+        return ["--model", str(make(tmp, assets)), "--data", str(assets.data), "--output", str(tmp / "eval.json")]
+
+    return Case("detector.evaluate", build, expect, absent=("eval.json",))
+
+
+def foreign_onnx(tmp: Path, assets: Assets) -> Path:
+    """A valid ONNX file that detector.export did not write (a bare 1x1 convolution)."""
+    path = tmp / "foreign.onnx"
+    torch.onnx.export(torch.nn.Conv2d(3, 1, 1), (torch.rand(1, 3, 8, 8),), str(path), dynamo=False, input_names=["image"])
+    return path
+
+
 def weights_case(make: Callable[[Path, Assets], Path], *expect: str, absent: tuple[str, ...] = ()) -> Case:
     """detector.train starting from the checkpoint `make` writes (`model.weights`)."""
     return Case("detector.train",
@@ -387,6 +427,9 @@ CASES = [
     pytest.param(search_case("search.searcher=foo", expect=(
         "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe' or 'optuna-qmc'",),
                              in_subprocess=True), id="search-unknown-searcher"),
+    pytest.param(search_case("search.latency.backend=tflite", expect=(
+        "search.yaml: search.latency.backend: got 'tflite'; input should be 'torch', 'onnxruntime' or 'onnxruntime-int8'",)),
+                 id="search-unknown-latency-backend"),
     pytest.param(search_case("constraints=['flops <= 1']", expect=("flops <= 1 unreachable: smallest flops among",),
                              check=ray_not_started), id="search-impossible-flops"),
     pytest.param(search_case("search.proxy_epochs", expect=("--set expects key=value", "got 'search.proxy_epochs'")),
@@ -415,6 +458,29 @@ CASES = [
     pytest.param(data_case(edit_json("val", lambda c: c["categories"][2].update(name="star")), "evaluate",
                            "val.json has classes ['circle', 'square', 'star'] but", "tiny.pt was trained on"),
                  id="checkpoint-classes-differ-from-data"),
+    # int8 export and exported models
+    pytest.param(int8_case(expect=("calibration", "holds no images"), images=images_folder(("notes.txt", b"no images here"))),
+                 id="int8-no-calibration-images"),
+    pytest.param(int8_case(expect=("--calibration-images:", "nowhere is not a folder"), images=lambda tmp, assets: tmp / "nowhere"),
+                 id="int8-calibration-folder-missing"),
+    pytest.param(int8_case(expect=("calibration image", "broken.jpg: cannot decode image"),
+                           images=images_folder(("broken.jpg", b"these bytes are no image"))), id="int8-undecodable-image"),
+    pytest.param(int8_case(expect=("changed.pt: not an FBNetV3OD training checkpoint",),
+                           checkpoint=lambda tmp, assets: checkpoint_with(tmp, assets, bare_state_dict)),
+                 id="int8-checkpoint-of-another-kind"),
+    pytest.param(int8_case("--format", "torchscript", expect=("--int8 needs --format onnx",)), id="int8-torchscript"),
+    pytest.param(Case("detector.export", lambda tmp, assets: ["--checkpoint", str(assets.checkpoint), "--format", "onnx", "--int8",
+                                                             "--output", str(tmp / "int8.onnx")],
+                      ("--int8 needs --calibration-images DIR",), absent=("int8.onnx",), in_subprocess=True),
+                 id="int8-without-calibration-images"),
+    pytest.param(int8_case("--calibration-count", "0", expect=("--calibration-count must be >= 1, got 0",)),
+                 id="int8-calibration-count-zero"),
+    pytest.param(int8_case(expect=(), outcome="ok"), id="int8-ok"),
+    pytest.param(exported_model_case(lambda tmp, assets: tmp / "missing.onnx", "missing.onnx: model file not found"),
+                 id="exported-model-missing"),
+    pytest.param(exported_model_case(foreign_onnx, "foreign.onnx: not an FBNetV3OD export"), id="exported-model-foreign"),
+    pytest.param(exported_model_case(lambda tmp, assets: truncated_checkpoint(tmp, assets),
+                                     "truncated.pt: ONNX Runtime cannot load it"), id="exported-model-unreadable"),
 ]
 
 
