@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_open
 from core.errors import UserError
 from nars import run_folder
 from nars.costs import Costs
@@ -98,6 +99,6 @@ def plot_front(result: EvolutionResult, metric: str, cost: str, path: Path) -> N
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
     plt.close(fig)
