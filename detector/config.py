@@ -19,7 +19,6 @@ from core.schema import Section, format_validation_error
 from core.yaml_io import read_yaml
 
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
-NORMS = ("BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN")
 COST = {"cost": True}
 """`json_schema_extra` of a field that changes the deployed model's FLOPs, params or latency: the fields
 `search_spaces.cost_spec.CostSpec` is made of (add it to a new knob that does)."""

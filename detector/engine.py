@@ -52,7 +52,6 @@ from detector.callbacks import (
 )
 from detector.config import DetectorConfig, config_to_dict, load_config
 from detector.data import DataPaths, build_dataloader
-from detector.datasets import config_for_data, load_datasets
 from detector.distributed import (
     DistInfo,
     all_reduce_mean,
@@ -69,6 +68,7 @@ from detector.resume import checkpoint_to_resume
 from detector.rng import rng_state, seed_everything, set_rng_state
 from detector.run_folder import FINAL, LAST, METRICS
 from detector.solver import build_optimizer, build_scheduler
+from detector.training_data import config_for_data, load_datasets
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ once, here, whether the searcher runs from `nars.search`, a benchmark or a scrip
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from core.schema import Section
 
-SEARCHERS = ("nars", "random", "optuna-tpe", "optuna-qmc")
-"""The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
 SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc"]
+SEARCHERS: tuple[str, ...] = get_args(SearcherName)
+"""The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
 
 
 class PredictorSettings(Section):
