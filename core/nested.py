@@ -24,14 +24,14 @@ def get_path(data: Mapping[str, Any], path: str | Sequence[str]) -> Any:
 def set_path(data: MutableMapping[str, Any], path: str | Sequence[str], value: Any) -> None:
     """Set the value at a dotted path, creating missing sections.
 
-    ValueError when a part on the way holds a value rather than a section.
+    TypeError when a part on the way holds a value rather than a section.
     """
     *parents, leaf = _parts(path)
     node = data
     for part in parents:
         child = node.setdefault(part, {})
         if not isinstance(child, MutableMapping):
-            raise ValueError(f"'{part}' is a value, not a section")
+            raise TypeError(f"'{part}' is a value, not a section")
         node = child
     node[leaf] = value
 

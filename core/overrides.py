@@ -30,6 +30,6 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         keys, value = parse_override(text)
         try:
             set_path(result, keys, value)
-        except ValueError as exc:
+        except TypeError as exc:
             raise ConfigError(f"--set {text}: {exc}") from None
     return result
