@@ -11,7 +11,7 @@ import re
 
 import torch
 
-from detector.machine import cpu_model
+from core.machine import cpu_model
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from nars.analysis.tables import split_config
-from nars.searcher import point_key
+from nars.trial_keys import point_of
+from search_spaces.point import point_key
 from search_spaces.space import SearchSpace, plain_space
 
 FAMILIES = {"nasbench201": "NASBench201", "hpolib": "HPOLib", "hpobench": "HPOBench"}
@@ -113,5 +113,5 @@ def trainable(config: dict[str, Any], table: str, seed: int) -> None:
 
     started = time.time()
     loaded = load_table(table)
-    point = split_config(config)[0]
+    point = point_of(config)
     tune.report({loaded.metric: loaded.query(point, seed), TEST_KEY: loaded.test_value(point), STARTED_KEY: started})

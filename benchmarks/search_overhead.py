@@ -4,7 +4,7 @@
         [--fit-n 16 32 64 128 256 512] [--experiments experiments/quickstart_search.yaml experiments/raccoon_search.yaml]
 
 1. Ray Tune overhead per trial, with and without `reuse_actors`: a no-op trainable (one `tune.report`) run `--trials` times on a
-   local Ray and on a 2-node cluster (joined with `nars.search.init_ray`, as `--address` does): a
+   local Ray and on a 2-node cluster (joined with `nars.tune_run.init_ray`, as `--address` does): a
    local one started with `ray.cluster_utils.Cluster` (1 CPU per node), or `--address` of a running one.
    The two alternate for `--repeats` rounds; medians reported.
 2. Predictor fit time vs number of finished trials, per predictor kind, on encoded points of the
@@ -32,10 +32,11 @@ import numpy as np
 import yaml
 
 from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
+from nars.costs import Costs
 from nars.evolution import evolve
 from nars.predictor import make_predictor
-from nars.search import Costs, init_ray
 from nars.settings import EvolutionSettings, PredictorSettings
+from nars.tune_run import init_ray
 from search_spaces import load_space
 
 SECTION = "Search overhead"
@@ -136,18 +137,18 @@ def evolution_speed(experiment: Path, settings: EvolutionSettings, cost_points: 
     spec = yaml.safe_load(experiment.read_text())
     space = load_space(spec["space"])
     constraints = spec.get("constraints", [])
-    costing = Costs(space, constraints, None, 1)
+    costing = Costs(space, constraints, None, 1, "torch")
     points = space.sample(cost_points, seed=7, method="random")
     per_arch = []
     for point in points:
         start = time.perf_counter()
         costing.model.measure(point)
         per_arch.append(time.perf_counter() - start)
-    costs = Costs(space, constraints, None, 1)  # fresh caches: evolution pays for its own costing
+    costs = Costs(space, constraints, None, 1, "torch")  # fresh caches: evolution pays for its own costing
     labelled = space.sample(32, seed=0, method="random")
     predictor = make_predictor("mlp").fit(space.encode(labelled), np.random.default_rng(0).random(len(labelled)))
     cpu = time.process_time()
-    result = evolve(space, predictor.predict, feasible=costs.feasible if costs.constraints else None, settings=settings, progress=False)
+    result = evolve(space, predictor.predict, feasible=costs.feasibility, settings=settings, progress=False)
     cpu = time.process_time() - cpu
     return {
         "scored": result.scored, "wall_s": result.seconds, "cpu_s": cpu, "per_cpu_minute": result.scored / cpu * 60,

@@ -6,7 +6,7 @@ start without loading torchvision's detection stack.
 
 from __future__ import annotations
 
-from detector.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "DetectorConfig": "detector.config",

@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from detector.atomic import atomic_open
+from core.atomic import atomic_open
+from core.errors import CheckpointError
 from detector.config import DetectorConfig, load_config
-from detector.errors import CheckpointError
 from detector.weights import read_checkpoint
 
 FORMAT = "fbnetv3od-checkpoint-v1"

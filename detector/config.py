@@ -7,29 +7,21 @@ Validation errors name the key and the allowed range in one line (`ConfigError`)
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from detector.atomic import atomic_write_text
-from detector.errors import ConfigError
+from core.atomic import atomic_write_text
+from core.errors import ConfigError
+from core.schema import Section, format_validation_error
+from core.yaml_io import read_yaml
 
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
-NORMS = ("BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN")
 COST = {"cost": True}
 """`json_schema_extra` of a field that changes the deployed model's FLOPs, params or latency: the fields
 `search_spaces.cost_spec.CostSpec` is made of (add it to a new knob that does)."""
-
-
-class _Section(BaseModel):
-    """Strict section: unknown keys are errors, values are checked on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
@@ -41,19 +33,31 @@ def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
     return value
 
 
-class RPNConfig(_Section):
+class RPNConfig(Section):
     """Region proposal network; IoU below lower = background, above upper = object, between = ignored."""
 
-    iou_thresholds: tuple[float, float] = (0.3, 0.7)
-    pre_nms_topk_train: int = Field(2000, ge=1)
-    post_nms_topk_train: int = Field(2000, ge=1)
-    pre_nms_topk_test: int = Field(1000, ge=1, json_schema_extra=COST)
-    post_nms_topk_test: int = Field(30, ge=1, json_schema_extra=COST)
-    nms_thresh: float = Field(0.7, gt=0.0, le=1.0, json_schema_extra=COST)
-    batch_size_per_image: int = Field(256, ge=1)
-    positive_fraction: float = Field(0.5, gt=0.0, le=1.0)
-    anchor_sizes: list[float] = Field(default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1, json_schema_extra=COST)
-    aspect_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, json_schema_extra=COST)
+    iou_thresholds: tuple[float, float] = Field(
+        (0.3, 0.7),
+        description=(
+            "[lower, upper] IoU of an anchor with the boxes, each in [0, 1], lower <= upper: below lower = background, above upper = "
+            "object, between = ignored"
+        ),
+    )
+    pre_nms_topk_train: int = Field(2000, ge=1, description="proposals kept before NMS in training")
+    post_nms_topk_train: int = Field(2000, ge=1, description="proposals kept after NMS in training")
+    pre_nms_topk_test: int = Field(1000, ge=1, json_schema_extra=COST, description="proposals kept before NMS at test time")
+    post_nms_topk_test: int = Field(30, ge=1, json_schema_extra=COST, description="proposals kept after NMS at test time")
+    nms_thresh: float = Field(0.7, gt=0.0, le=1.0, json_schema_extra=COST, description="IoU threshold of the RPN's NMS")
+    batch_size_per_image: int = Field(256, ge=1, description="anchors sampled per image for the RPN loss")
+    positive_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of positive anchors in that sample")
+    anchor_sizes: list[float] = Field(
+        default_factory=lambda: [32.0, 64.0, 96.0, 128.0, 160.0], min_length=1, json_schema_extra=COST,
+        description="anchor sizes in pixels on the stride-16 map (d2go order, unrounded); all > 0",
+    )
+    aspect_ratios: list[float] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0], min_length=1, json_schema_extra=COST,
+        description="anchor aspect ratios (height / width, d2go order); all > 0",
+    )
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
@@ -65,35 +69,70 @@ class RPNConfig(_Section):
         return value
 
 
-class RoIHeadsConfig(_Section):
+class RoIHeadsConfig(Section):
     """Box head sampling and test-time post-processing."""
 
-    iou_thresholds: tuple[float, float] = (0.5, 0.5)
-    batch_size_per_image: int = Field(512, ge=1)
-    positive_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    score_thresh: float = Field(0.05, ge=0.0, le=1.0, json_schema_extra=COST)
-    nms_thresh: float = Field(0.5, gt=0.0, le=1.0, json_schema_extra=COST)
-    detections_per_img: int = Field(100, ge=1, json_schema_extra=COST)
-    bbox_reg_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
+    iou_thresholds: tuple[float, float] = Field(
+        (0.5, 0.5),
+        description="[lower, upper] IoU for box-head sampling, each in [0, 1], lower <= upper",
+    )
+    batch_size_per_image: int = Field(512, ge=1, description="RoIs sampled per image for the box-head loss")
+    positive_fraction: float = Field(0.25, gt=0.0, le=1.0, description="share of positive RoIs in that sample")
+    score_thresh: float = Field(
+        0.05, ge=0.0, le=1.0, json_schema_extra=COST,
+        description="test-time post-processing: smallest score a detection keeps",
+    )
+    nms_thresh: float = Field(
+        0.5, gt=0.0, le=1.0, json_schema_extra=COST,
+        description="test-time post-processing: IoU threshold of the per-class NMS",
+    )
+    detections_per_img: int = Field(100, ge=1, json_schema_extra=COST, description="test-time post-processing: detections kept per image")
+    bbox_reg_weights: tuple[float, float, float, float] = Field((10.0, 10.0, 5.0, 5.0), description="box coder weights (x, y, w, h)")
 
     _iou = field_validator("iou_thresholds")(_check_iou_pair)
 
 
-class ModelConfig(_Section):
-    arch: str | dict[str, Any] = Field("fbnetv3_a_dsmask", json_schema_extra=COST)
-    num_classes: int | None = Field(None, ge=1, json_schema_extra=COST)
-    weights: str | None = DEFAULT_WEIGHTS
-    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field("naiveSyncBN", json_schema_extra=COST)
-    freeze_at: int = Field(2, ge=0)
-    pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST)
-    pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST)
-    pooler_aligned: bool = Field(True, json_schema_extra=COST)
-    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)
-    box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    pixel_mean: tuple[float, float, float] = (103.530, 116.280, 123.675)
-    pixel_std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    rpn: RPNConfig = Field(default_factory=RPNConfig)
-    roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig)
+class ModelConfig(Section):
+    arch: str | dict[str, Any] = Field(
+        "fbnetv3_a_dsmask", json_schema_extra=COST,
+        description=(
+            "registered arch (`fbnetv3_a_dsmask`, `fbnetv3_a` ... `fbnetv3_h`, `fbnetv3_a_dsmask_tiny`, `*_c5`, ...; add your own "
+            "with `detector.backbones.registry.register_arch`) or an inline spec `{trunk: [[blocks]], rpn: [blocks], bbox: "
+            "[blocks]}`; a block is `[kind, channels, stride, repeats, {expansion}]` with kind like `ir_k5_se` / `ir_k3_sehsig_hs`, "
+            "or a dict `{kind: ir, channels, kernel, expansion, se, ...}`"
+        ),
+    )
+    num_classes: int | None = Field(None, ge=1, json_schema_extra=COST, description="foreground classes; null: from the data")
+    weights: str | None = Field(
+        DEFAULT_WEIGHTS,
+        description='registry name (`"FBNetV3a-DSMask-C4 COCO"`, `"FBNetV3a-C4 COCO"`), a local checkpoint (d2go or ours), or `null`',
+    )
+    norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field(
+        "naiveSyncBN", json_schema_extra=COST,
+        description=(
+            "normalisation: `SyncBN` is torch SyncBatchNorm under DDP on CUDA, `naiveSyncBN` all-reduces the statistics (gloo/CPU and"
+            " unequal per-process batches work)"
+        ),
+    )
+    freeze_at: int = Field(
+        2, ge=0,
+        description="number of trunk stages frozen (weights and BN statistics), at most the trunk's stages; 0 = train all",
+    )
+    pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST, description="RoIAlign output size for the box head")
+    pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST, description="RoIAlign sampling points per bin (0 = adaptive)")
+    pooler_aligned: bool = Field(True, json_schema_extra=COST, description="RoIAlign half-pixel alignment (ROIAlignV2)")
+    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0, description="stochastic depth in the trunk")
+    box_head_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="dropout before the predictor")
+    pixel_mean: tuple[float, float, float] = Field(
+        (103.530, 116.280, 123.675),
+        description="input normalisation: mean subtracted from the BGR 0-255 image (d2go's); images are given as RGB in [0, 1]",
+    )
+    pixel_std: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0),
+        description="input normalisation: the BGR 0-255 image is divided by it (d2go: 1); all > 0",
+    )
+    rpn: RPNConfig = Field(default_factory=RPNConfig, description="region proposal network")
+    roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig, description="box head sampling and test-time post-processing")
 
     @field_validator("arch")
     @classmethod
@@ -120,16 +159,19 @@ class ModelConfig(_Section):
         return self
 
 
-class InputConfig(_Section):
+class InputConfig(Section):
     """Resizing done inside the model: shorter side to `min_size` (capped by `max_size` on the long side).
 
     `min_size_train` lists the shorter-side sizes drawn per image in training (scale jitter, as
     detectron2's INPUT.MIN_SIZE_TRAIN with choice sampling); empty means `min_size`.
     """
 
-    min_size: int = Field(224, ge=16, json_schema_extra=COST)
-    max_size: int = Field(320, ge=16, json_schema_extra=COST)
-    min_size_train: list[int] = Field(default_factory=list)
+    min_size: int = Field(224, ge=16, json_schema_extra=COST, description="shorter side of the image the model sees")
+    max_size: int = Field(320, ge=16, json_schema_extra=COST, description="cap on the longer side; >= min_size")
+    min_size_train: list[int] = Field(
+        default_factory=list,
+        description="shorter sides drawn per training image (scale jitter), each >= 16; [] = min_size",
+    )
 
     @field_validator("min_size_train")
     @classmethod
@@ -149,36 +191,51 @@ class InputConfig(_Section):
         return tuple(self.min_size_train) or (self.min_size,)
 
 
-class AugmentConfig(_Section):
+class AugmentConfig(Section):
     """Box-aware data augmentation (torchvision transforms.v2) applied before the model's resize."""
 
-    hflip_prob: float = Field(0.5, ge=0.0, le=1.0)
-    color_jitter: float = Field(0.0, ge=0.0, le=1.0)
+    hflip_prob: float = Field(0.5, ge=0.0, le=1.0, description="probability of a horizontal flip (box-aware torchvision `transforms.v2`)")
+    color_jitter: float = Field(0.0, ge=0.0, le=1.0, description="strength of the brightness, contrast and saturation jitter (0 = off)")
 
 
-class TrainConfig(_Section):
-    epochs: int = Field(12, ge=1)
-    batch_size: int = Field(8, ge=1)
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    lr: float = Field(0.02, gt=0.0)
-    weight_decay: float = Field(1e-4, ge=0.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0)
-    warmup_iters: int = Field(100, ge=0)
-    warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
-    lr_schedule: Literal["cosine", "step"] = "cosine"
-    lr_steps: list[float] = Field(default_factory=lambda: [0.67, 0.89])
-    lr_gamma: float = Field(0.1, gt=0.0, le=1.0)
-    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+class TrainConfig(Section):
+    epochs: int = Field(12, ge=1, description="training length in epochs")
+    batch_size: int = Field(8, ge=1, description="global batch, split evenly over the processes")
+    optimizer: Literal["sgd", "adamw"] = Field("sgd", description="optimiser (no weight decay on norm and bias parameters)")
+    lr: float = Field(0.02, gt=0.0, description="base learning rate")
+    weight_decay: float = Field(1e-4, ge=0.0, description="weight decay (not on norm and bias parameters)")
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum")
+    warmup_iters: int = Field(100, ge=0, description="linear warmup steps")
+    warmup_factor: float = Field(0.001, gt=0.0, le=1.0, description="learning-rate factor at the first warmup step")
+    lr_schedule: Literal["cosine", "step"] = Field("cosine", description="after warmup: cosine to 0 or step decay")
+    lr_steps: list[float] = Field(
+        default_factory=lambda: [0.67, 0.89],
+        description="step decay points as increasing fractions of training in (0, 1)",
+    )
+    lr_gamma: float = Field(0.1, gt=0.0, le=1.0, description="step decay factor")
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0, description="EMA of weights and buffers; 0 = off (d2go uses 0.9998 for 500k iterations)")
     # Schedule-relative forms (what a search varies: the same value means the same in a 4-epoch trial and
     # the 30-epoch winner). When set, each replaces its absolute twin above for the run's length.
-    warmup_fraction: float | None = Field(None, ge=0.0, le=0.5)
-    ema_horizon: float | None = Field(None, ge=0.0, le=1.0)
-    amp: bool = False
-    grad_clip: float | None = Field(None, gt=0.0)
-    seed: int = 0
-    num_workers: int = Field(2, ge=0)
-    eval_every: int = Field(1, ge=0)
-    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    warmup_fraction: float | None = Field(
+        None, ge=0.0, le=0.5,
+        description=(
+            "warmup as a share of the run: warmup steps = fraction x total steps; when set, replaces `warmup_iters` (what a search "
+            "varies, so a value measured in a short trial means the same in the long run)"
+        ),
+    )
+    ema_horizon: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description=(
+            "EMA horizon as a share of the run: averaging over horizon x total steps (decay 1 - 1/steps); when set, replaces "
+            "`ema_decay` (what a search varies, like `warmup_fraction`)"
+        ),
+    )
+    amp: bool = Field(False, description="automatic mixed precision (CUDA only)")
+    grad_clip: float | None = Field(None, gt=0.0, description="gradient-norm clipping; null = off")
+    seed: int = Field(0, description="determinism: seeds every RNG and the data order")
+    num_workers: int = Field(2, ge=0, description="data loader worker processes")
+    eval_every: int = Field(1, ge=0, description="evaluation period in epochs (the last epoch is always evaluated; 0 = only then)")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="box-aware data augmentation")
 
     @field_validator("lr_steps")
     @classmethod
@@ -199,63 +256,16 @@ class TrainConfig(_Section):
         return self.model_copy(update=update)
 
 
-class DetectorConfig(_Section):
+class DetectorConfig(Section):
     """Everything needed to rebuild and retrain a detector."""
 
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    input: InputConfig = Field(default_factory=InputConfig)
-    train: TrainConfig = Field(default_factory=TrainConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig, description="the detector")
+    input: InputConfig = Field(default_factory=InputConfig, description="resizing inside the model")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="the training recipe")
 
-
-def _field_names(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    """Field names of the section addressed by `loc` (for 'did you mean' suggestions)."""
-    current: Any = model_cls
-    for part in loc:
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            break
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            current = annotation
-        else:
-            break
-    return list(getattr(current, "model_fields", {}))
-
-
-def format_validation_error(exc: ValidationError, model_cls: type[BaseModel] = DetectorConfig) -> str:
-    """Turn pydantic's multi-line report into one line per problem naming the dotted key."""
-    messages = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not isinstance(p, int) or err["type"] != "extra_forbidden")
-        key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            known = _field_names(model_cls, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
-            messages.append(f"unknown key '{key}'{hint}")
-            continue
-        msg = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        shown = repr(value)
-        # echo the wrong value (not a whole section; not twice where our validator's message already names it)
-        named = "got " in msg or (isinstance(value, str) and shown in msg)
-        if err["type"] != "missing" and not isinstance(value, Mapping) and not named:
-            msg = f"got {shown if len(shown) <= 60 else shown[:57] + '...'}; {msg[0].lower()}{msg[1:]}"
-        messages.append(f"{key}: {msg}" if key else msg)
-    return "; ".join(messages)
-
-
-def read_yaml(path: str | os.PathLike[str], what: str = "file") -> Any:
-    """`yaml.safe_load` of a file with one-line errors (missing file, syntax error with its line)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{what} file not found: {path}")
-    try:
-        return yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    def with_num_classes(self, num_classes: int) -> DetectorConfig:
+        """This config for `num_classes` foreground classes (the data's count, where the config leaves it unset)."""
+        return self.model_copy(update={"model": self.model.model_copy(update={"num_classes": num_classes})})
 
 
 def load_config(
@@ -280,36 +290,7 @@ def load_config(
     try:
         return DetectorConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(where + format_validation_error(exc)) from None
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse one `--set a.b.c=value` (value read as YAML: numbers, lists, null, booleans)."""
-    key, sep, raw = text.partition("=")
-    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
-        raise ConfigError(f"--set expects key=value with a dotted key (e.g. model.norm=GN), got '{text}'")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return key.strip().split("."), value
-
-
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of `data` with every `key=value` override applied (nested keys created)."""
-    import copy
-
-    result = copy.deepcopy(data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        node = result
-        for part in keys[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"--set {text}: '{part}' is a value, not a section")
-            node = child
-        node[keys[-1]] = value
-    return result
+        raise ConfigError(where + format_validation_error(exc, DetectorConfig)) from None
 
 
 def config_to_dict(config: DetectorConfig) -> dict[str, Any]:

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_open
+
 LOSS_KEYS = ("loss", "loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 AP_KEYS = ("ap", "ap50", "ap75")
-
-
-def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Per-epoch records of a metrics.jsonl file (a torn last line, from a kill, is skipped)."""
-    records = []
-    path = Path(path)
-    if not path.is_file():
-        return records
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
 
 
 def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], title: str = "training curves") -> Path:
@@ -61,10 +48,9 @@ def plot_curves(records: list[dict[str, Any]], output: str | os.PathLike[str], t
             ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
             ax.xaxis.get_major_locator().set_params(integer=True)
 
-    tmp = output.with_name(f".{output.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_open(output, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, output)
     return output
 
 

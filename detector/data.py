@@ -2,14 +2,12 @@
 
 Bad data should fail at construction with one line naming the file and the offending id, not as a
 shape error deep inside training. Degenerate boxes are common in real annotation files, so they are
-dropped (or clipped) and summarised in a single warning instead of aborting.
+dropped (or clipped) and summarised in a single warning instead of aborting. The annotation file
+itself is read and checked by `detector.coco_json`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import logging
 import math
 import random
@@ -24,13 +22,13 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image, UnidentifiedImageError
-from pycocotools.coco import COCO
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from detector.errors import DataError, InputWarning
+from core.errors import DataError, InputWarning
+from detector.coco_json import read_coco
 
 if TYPE_CHECKING:
     from detector.config import AugmentConfig
@@ -52,125 +50,14 @@ logger = logging.getLogger(__name__)
 Target = dict[str, Any]
 Transform = Callable[[tv_tensors.Image, Target], tuple[tv_tensors.Image, Target]]
 
-_REQUIRED_KEYS = ("images", "annotations", "categories")
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N"}
 _DROP_KINDS = ("NaN/inf", "negative-size", "zero-area", "outside the image")
 # What Pillow raises for truncated, corrupt or non-image files.
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-_SINGULAR = {"images": "image", "annotations": "annotation", "categories": "category"}
 
 
 class DataWarning(InputWarning):
     """Data was usable but changed on load (boxes dropped or clipped)."""
-
-
-# --------------------------------------------------------------------------------------------
-# JSON validation
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _read_json(ann_file: Path) -> Any:
-    if not ann_file.is_file():
-        raise DataError(f"annotation file not found: {ann_file}")
-    try:
-        text = ann_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{ann_file}: cannot read ({exc})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{ann_file}: not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg})") from None
-
-
-def _check_records(ann_file: Path, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
-    """`data[key]` must be a list of dicts whose `id`s are unique ints."""
-    records = data[key]
-    if not isinstance(records, list):
-        raise DataError(f"{ann_file}: '{key}' must be a list, got {_type_name(records)}")
-    seen: set[int] = set()
-    for i, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise DataError(f"{ann_file}: {key}[{i}] must be an object, got {_type_name(record)}")
-        rid = record.get("id")
-        if not _is_int(rid):
-            raise DataError(f"{ann_file}: {key}[{i}].id must be an int, got {_type_name(rid)} ({rid!r})")
-        if rid in seen:
-            raise DataError(f"{ann_file}: duplicate {_SINGULAR[key]} id {rid}")
-        seen.add(rid)
-    return records
-
-
-def _validate_coco(ann_file: Path, data: Any) -> None:
-    """Check structure and types before pycocotools sees the data (it fails with bare KeyErrors)."""
-    if not isinstance(data, dict):
-        raise DataError(f"{ann_file}: top level must be a JSON object, got {_type_name(data)}")
-    missing = [k for k in _REQUIRED_KEYS if k not in data]
-    if missing:
-        raise DataError(f"{ann_file}: missing top-level key(s) {', '.join(repr(k) for k in missing)}")
-    images = _check_records(ann_file, data, "images")
-    annotations = _check_records(ann_file, data, "annotations")
-    categories = _check_records(ann_file, data, "categories")
-    if not categories:
-        raise DataError(f"{ann_file}: 'categories' is empty; at least one category is needed")
-    for cat in categories:
-        if not isinstance(cat.get("name"), str):
-            got = _type_name(cat.get("name"))
-            raise DataError(f"{ann_file}: category id {cat['id']}: name must be a string, got {got}")
-    for img in images:
-        where = f"{ann_file}: image id {img['id']}"
-        name = img.get("file_name")
-        if not isinstance(name, str) or not name:
-            raise DataError(f"{where}: file_name must be a non-empty string, got {name!r}")
-        for dim in ("width", "height"):
-            value = img.get(dim)
-            if value is not None and not (_is_number(value) and value > 0 and float(value).is_integer()):
-                raise DataError(f"{where}: {dim} must be a positive integer, got {value!r}")
-    image_ids = {img["id"] for img in images}
-    category_ids = {cat["id"] for cat in categories}
-    for ann in annotations:
-        where = f"{ann_file}: annotation id {ann['id']}"
-        for key in ("image_id", "category_id"):
-            if not _is_int(ann.get(key)):
-                raise DataError(f"{where}: {key} must be an int, got {_type_name(ann.get(key))} ({ann.get(key)!r})")
-        if ann["image_id"] not in image_ids:
-            raise DataError(f"{where}: unknown image_id {ann['image_id']}")
-        if ann["category_id"] not in category_ids:
-            known = sorted(category_ids)
-            shown = ", ".join(map(str, known[:10])) + (", ..." if len(known) > 10 else "")
-            raise DataError(f"{where}: unknown category_id {ann['category_id']} (known: {shown})")
-        bbox = ann.get("bbox")
-        if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
-            raise DataError(f"{where}: bbox must be a list of 4 numbers [x, y, width, height], got {bbox!r}")
-        if ann.get("iscrowd", 0) not in (0, 1):
-            raise DataError(f"{where}: iscrowd must be 0 or 1, got {ann.get('iscrowd')!r}")
-
-
-def _build_coco(data: dict[str, Any]) -> COCO:
-    """pycocotools COCO from an already parsed dict, without its progress prints.
-
-    Missing `area`/`iscrowd` are filled in (box area, 0) because COCOeval reads both.
-    """
-    for ann in data["annotations"]:
-        if "area" not in ann:
-            w, h = ann["bbox"][2], ann["bbox"][3]
-            ann["area"] = float(w * h) if math.isfinite(w * h) and w > 0 and h > 0 else 0.0
-        ann.setdefault("iscrowd", 0)
-    coco = COCO()
-    coco.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,9 +182,7 @@ class CocoDetection(Dataset):
         self.transforms = transforms
         if not self.image_dir.is_dir():
             raise DataError(f"image folder not found: {self.image_dir} (needed by {self.ann_file})")
-        data = _read_json(self.ann_file)
-        _validate_coco(self.ann_file, data)
-        self.coco = _build_coco(data)
+        self.coco = read_coco(self.ann_file)
 
         category_ids = sorted(self.coco.cats)
         self.label_to_category_id: dict[int, int] = {i + 1: cid for i, cid in enumerate(category_ids)}
@@ -305,7 +190,7 @@ class CocoDetection(Dataset):
         self.class_names: list[str] = [self.coco.cats[cid]["name"] for cid in category_ids]
         self.num_classes = len(category_ids)
 
-        self._infos = list(data["images"])
+        self._infos = list(self.coco.dataset["images"])
         self.image_ids: list[int] = [info["id"] for info in self._infos]
         self._check_files_exist()
 

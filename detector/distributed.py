@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from core.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -69,3 +71,23 @@ def broadcast_flag(flag: bool, info: DistInfo, device: torch.device) -> bool:
     value = torch.tensor([1 if flag else 0], device=device)
     dist.broadcast(value, src=0)
     return bool(value.item())
+
+
+def check_batch_split(batch_size: int, world_size: int) -> None:
+    """train.batch_size is the global batch; every process takes an equal share."""
+    if batch_size % world_size:
+        raise ConfigError(
+            f"train.batch_size: {batch_size} is not divisible by the {world_size} processes; "
+            f"use a multiple of {world_size}"
+        )
+
+
+def resolve_device(device: str | torch.device, info: DistInfo) -> torch.device:
+    """`device` as torch's; under DDP on CUDA, this process's GPU."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device cuda requested but no CUDA device is available; use --device cpu")
+        if info.distributed:
+            return torch.device("cuda", info.local_rank)
+    return device

@@ -26,7 +26,7 @@ from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
 
-from detector.errors import DataError, run_cli
+from core.errors import DataError, run_cli
 
 METRIC_KEYS = ("ap", "ap50", "ap75", "aps", "apm", "apl")  # order of COCOeval.stats[0:6]
 
@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    from detector.atomic import atomic_write_text
+    from core.atomic import atomic_write_text
     from detector.data import CocoDetection
 
     args = build_parser().parse_args(argv)

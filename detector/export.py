@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from detector.atomic import atomic_open
-from detector.errors import UserError, run_cli
+from core.atomic import atomic_open
+from core.errors import UserError, run_cli
 from detector.exported import add_metadata, onnx_session, run_session
 
 FORMATS = ("onnx", "torchscript")

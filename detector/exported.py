@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from detector.errors import CheckpointError, UserError
+from core.errors import CheckpointError, UserError
 
 METADATA_KEY = "fbnetv3od"
 """One `metadata_props` entry holding a JSON object: the export's own facts."""

@@ -26,6 +26,7 @@ from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 from torchvision.models.detection.transform import GeneralizedRCNNTransform, resize_boxes
 from torchvision.ops import MultiScaleRoIAlign, roi_align
 
+from core.errors import ConfigError
 from detector.backbones.fbnet import FBNetTrunk, build_tower, parse_detection_arch
 from detector.config import DetectorConfig, load_config
 from detector.norms import convert_sync_batchnorm, get_norm_layer
@@ -245,13 +246,11 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
     from detector.weights import load_weights as load
 
     config = load_config(config)
-    classes = num_classes or config.model.num_classes
+    if num_classes:
+        config = config.with_num_classes(num_classes)
+    classes = config.model.num_classes
     if classes is None:
-        from detector.errors import ConfigError
-
         raise ConfigError("model.num_classes: not set and no data set given to take it from")
-    if classes != config.model.num_classes:
-        config = config.model_copy(update={"model": config.model.model_copy(update={"num_classes": classes})})
     if config.model.freeze_at and not config.model.weights:
         log.warning("model.freeze_at=%d with model.weights=null freezes randomly initialised stages; "
                     "set model.freeze_at=0 to train from scratch", config.model.freeze_at)

@@ -26,8 +26,8 @@ from torchvision.ops import box_convert
 from torchvision.utils import draw_bounding_boxes
 from tqdm import tqdm
 
-from detector.atomic import atomic_write_text
-from detector.errors import DataError, UserError, run_cli
+from core.atomic import atomic_write_text
+from core.errors import DataError, UserError, run_cli
 
 log = logging.getLogger(__name__)
 

@@ -33,8 +33,8 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
-from detector.atomic import atomic_open
-from detector.errors import DataError, UserError
+from core.atomic import atomic_open
+from core.errors import DataError, UserError
 from detector.exported import add_metadata, require_onnxruntime, run_session
 
 QUANTIZED_SCOPES = ("/detector/backbone/", "/detector/rpn/head/", "/detector/roi_heads/box_head/", "/detector/roi_heads/box_predictor/")

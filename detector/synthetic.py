@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from detector.errors import UserError, run_cli
+from core.errors import UserError, run_cli
 
 GENERATOR = "detector.synthetic"
 MIN_SIZE, MAX_SIZE = 24, 90

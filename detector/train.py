@@ -20,8 +20,10 @@ from typing import Any
 
 import torch
 
-from detector.config import apply_overrides, load_config, read_yaml
-from detector.errors import ConfigError, run_cli
+from core.errors import ConfigError, run_cli
+from core.overrides import apply_overrides
+from core.yaml_io import read_yaml
+from detector.config import load_config
 
 
 def read_config_dict(path: Path) -> dict[str, Any]:
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
     from detector.data import resolve_data_paths
-    from detector.engine import CONFIG, CURVES, FINAL, LAST, METRICS, train
+    from detector.engine import train
+    from detector.run_folder import CONFIG, CURVES, FINAL, LAST, METRICS
 
     args = build_parser().parse_args(argv)
     is_main = int(os.environ.get("RANK", "0")) == 0

@@ -14,7 +14,6 @@ import logging
 import os
 import pickle
 import re
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from detector.errors import CheckpointError
+from core.atomic import atomic_open
+from core.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ def _cache_dir() -> Path:
 
 
 def download(url: str, sha256: str | None = None, timeout: float = 30.0) -> Path:
-    """Fetch `url` into the torch hub cache, atomically, verifying SHA-256 when one is known.
+    """Fetch `url` into the torch hub cache, atomically (`core.atomic`: an interrupted download leaves no
+    file at the target), verifying SHA-256 when one is known.
 
     Hand-written instead of `torch.hub.download_url_to_file` because that one has no timeout
     (offline machines would hang) and checks only a hash prefix.
@@ -169,27 +170,20 @@ def download(url: str, sha256: str | None = None, timeout: float = 30.0) -> Path
     target = _cache_dir() / url.rstrip("/").split("/")[-2] / url.rstrip("/").split("/")[-1]
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with atomic_open(target, "wb", suffix=".part") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 digest.update(chunk)
-        if sha256 and digest.hexdigest() != sha256:
-            raise CheckpointError(f"download of {url} has SHA-256 {digest.hexdigest()}, expected {sha256}; not used")
-        os.replace(tmp, target)
+            if sha256 and digest.hexdigest() != sha256:
+                raise CheckpointError(f"download of {url} has SHA-256 {digest.hexdigest()}, expected {sha256}; not used")
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         raise CheckpointError(
             f"could not download {url} ({reason}); download it on a machine with internet access and set "
             f"model.weights to the local file path"
         ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 

@@ -5,7 +5,7 @@ Names are imported lazily (PEP 562) so that `python -m nars.search --help` start
 
 from __future__ import annotations
 
-from detector.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "NARSSearcher": "nars.searcher",

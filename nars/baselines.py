@@ -14,11 +14,10 @@ from typing import Any
 import numpy as np
 from ray.tune.search import Searcher
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
 from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.params import Choice, Float, Int
-
-Point = dict[str, Any]
+from search_spaces.point import Point
 
 
 class RandomSearcher(Searcher):

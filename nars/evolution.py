@@ -19,12 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from nars.pareto import non_dominated_rank, pareto_mask
-from nars.searcher import point_key
 from nars.settings import EvolutionSettings
+from search_spaces.point import Point, point_key
 
 log = logging.getLogger(__name__)
 
-Point = dict[str, Any]
 
 
 @dataclass

@@ -20,27 +20,32 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from detector.config import apply_overrides, format_validation_error, read_yaml
+from core.errors import ConfigError
+from core.overrides import apply_overrides
+from core.schema import Section, format_validation_error
+from core.yaml_io import read_yaml
 from detector.data import DataPaths, resolve_data_paths
-from detector.errors import ConfigError
-from nars.settings import EvolutionSettings, RoundSettings, SearcherName, Section
+from nars.settings import EvolutionSettings, RoundSettings, SearcherName
 from search_spaces.cost import LatencyBackend
 
 
 class SyntheticData(Section):
-    num_train: int = Field(48, ge=2)
-    num_val: int = Field(16, ge=1)
-    image_size: tuple[int, int] = (192, 256)
-    seed: int = 0
+    num_train: int = Field(48, ge=2, description="training images of the generated shapes data set")
+    num_val: int = Field(16, ge=1, description="validation images")
+    image_size: tuple[int, int] = Field((192, 256), description="[height, width] of every image")
+    seed: int = Field(0, description="seed of the generator")
 
 
 class DataSettings(Section):
-    dir: str | None = None
-    train_json: str | None = None
-    train_images: str | None = None
-    val_json: str | None = None
-    val_images: str | None = None
-    synthetic: SyntheticData | None = None
+    dir: str | None = Field(None, description="data folder: `DIR/images/`, `DIR/train.json`, `DIR/val.json`")
+    train_json: str | None = Field(None, description="training annotations (instead of `dir`)")
+    train_images: str | None = Field(None, description="training image folder")
+    val_json: str | None = Field(None, description="validation annotations")
+    val_images: str | None = Field(None, description="validation image folder (default: the training one)")
+    synthetic: SyntheticData | None = Field(
+        None,
+        description="generate a small synthetic COCO data set into `RUN/data` (when neither `dir` nor `train_json` is given)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSettings:
@@ -51,8 +56,8 @@ class DataSettings(Section):
 
 
 class AshaSettings(Section):
-    grace_period: int = Field(1, ge=1)
-    reduction_factor: float = Field(2.0, gt=1.0)
+    grace_period: int = Field(1, ge=1, description="epochs every trial trains before ASHA may stop it; <= proxy_epochs")
+    reduction_factor: float = Field(2.0, gt=1.0, description="ASHA keeps 1 / reduction_factor of the trials at each rung")
 
 
 class CalibrationSettings(Section):
@@ -60,10 +65,16 @@ class CalibrationSettings(Section):
     its own compressed schedule (as a trial trains); the proxy budget is the smallest whose ranking agrees
     with the full one: the lower end of the 90 % bootstrap interval of Kendall tau >= `threshold`."""
 
-    candidates: int = Field(12, ge=5)
-    budgets: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
-    full_epochs: int = Field(12, ge=2)
-    threshold: float = Field(0.6, gt=0.0, le=1.0)
+    candidates: int = Field(12, ge=5, description="random candidates trained at every budget")
+    budgets: list[int] = Field(
+        default_factory=lambda: [1, 2, 4], min_length=1,
+        description="proxy budgets in epochs to compare, each in 1..full_epochs - 1",
+    )
+    full_epochs: int = Field(12, ge=2, description="the full budget the rankings are compared with")
+    threshold: float = Field(
+        0.6, gt=0.0, le=1.0,
+        description="a budget is chosen when the lower end of the 90 % bootstrap interval of its Kendall tau reaches this",
+    )
 
     @model_validator(mode="after")
     def _budgets_below_full(self) -> CalibrationSettings:
@@ -76,28 +87,41 @@ class LatencySettings(Section):
     """`search.latency`: what a `latency_ms` constraint or objective times, measured once per architecture
     on the searching machine and cached by CPU model, threads and backend (`search_spaces.cost`)."""
 
-    backend: LatencyBackend = "torch"
-    """`torch`: the folded channels-last copy that `detector.predict` runs; `onnxruntime` /
-    `onnxruntime-int8`: the fp32 / int8 ONNX file of `detector.export`."""
-    threads: int = Field(1, ge=1)
+    backend: LatencyBackend = Field(
+        "torch",
+        description=(
+            "what is timed: `torch` the folded channels-last copy that `detector.predict` runs; `onnxruntime` / "
+            "`onnxruntime-int8` the fp32 / int8 ONNX file of `detector.export`"
+        ),
+    )
+    threads: int = Field(1, ge=1, description="threads a latency measurement runs with")
 
 
 class SearchSettings(RoundSettings):
     """The `search:` section: the NARS round settings (`nars.settings.RoundSettings`) plus the run's."""
 
-    searcher: SearcherName = "nars"
-    num_samples: int = Field(16, ge=2)
-    objectives: list[str] = Field(default_factory=lambda: ["ap"], min_length=1)
-    proxy_epochs: int = Field(4, ge=1)
-    evolution: EvolutionSettings = Field(default_factory=EvolutionSettings)
-    asha: AshaSettings | None = None
-    calibrate: CalibrationSettings = Field(default_factory=CalibrationSettings)
-    max_concurrent: int = Field(2, ge=1)
-    cpus_per_trial: float = Field(1.0, gt=0.0)
-    gpus_per_trial: float = Field(0.0, ge=0.0)
-    max_failures: int = Field(0, ge=0)
-    latency: LatencySettings = Field(default_factory=LatencySettings)
-    seed: int = 0
+    searcher: SearcherName = Field("nars", description="NARS, or a baseline on the same space (Optuna through Ray's `OptunaSearch`)")
+    num_samples: int = Field(16, ge=2, description="trials to run")
+    objectives: list[str] = Field(
+        default_factory=lambda: ["ap"], min_length=1,
+        description=(
+            "the accuracy metric to maximise (`ap`, `ap50`, `ap75`), then cost objectives to minimise (`flops`, `params`, "
+            "`latency_ms`): with costs, candidates are ranked by predicted Pareto rank"
+        ),
+    )
+    proxy_epochs: int = Field(4, ge=1, description="epochs every trial trains (the proxy budget)")
+    evolution: EvolutionSettings = Field(default_factory=EvolutionSettings, description="the final, predictor-only evolutionary search")
+    asha: AshaSettings | None = Field(None, description="stop trials early with ASHA; null = off")
+    calibrate: CalibrationSettings = Field(
+        default_factory=CalibrationSettings,
+        description="`--calibrate`: choose the proxy budget by rank agreement with a full budget",
+    )
+    max_concurrent: int = Field(2, ge=1, description="trials running at once")
+    cpus_per_trial: float = Field(1.0, gt=0.0, description="CPUs Ray reserves per trial (also its torch threads)")
+    gpus_per_trial: float = Field(0.0, ge=0.0, description="GPUs Ray reserves per trial (> 0: trials train on CUDA)")
+    max_failures: int = Field(0, ge=0, description="retries of a failed trial before it is recorded as failed")
+    latency: LatencySettings = Field(default_factory=LatencySettings, description="how latency is measured")
+    seed: int = Field(0, description="everything random in the search derives from it")
 
     @model_validator(mode="after")
     def _objectives(self) -> SearchSettings:
@@ -123,11 +147,19 @@ class SearchSettings(RoundSettings):
 
 
 class Experiment(Section):
-    data: DataSettings
-    space: dict[str, Any] = Field(default_factory=lambda: {"kind": "fbnetv3"})
-    constraints: list[str] = Field(default_factory=list)
-    search: SearchSettings = Field(default_factory=SearchSettings)
-    output: str | None = None
+    """An experiment YAML: what `python -m nars.search --config` reads."""
+
+    data: DataSettings = Field(description="the search's data set: `dir`, explicit COCO paths, or `synthetic`")
+    space: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "fbnetv3"},
+        description="the joint search space; see `search_spaces/default_space.yaml` for every parameter, `fixed` and `exclude`",
+    )
+    constraints: list[str] = Field(
+        default_factory=list,
+        description='cost constraints of the deployed model, e.g. `["flops <= 1.5e9", "params <= 5e6", "latency_ms <= 50"]`',
+    )
+    search: SearchSettings = Field(default_factory=SearchSettings, description="the search settings")
+    output: str | None = Field(None, description="run folder (default: `runs/<config name>`; `--output` wins)")
 
     def data_paths(self, output_dir: Path) -> DataPaths:
         """Resolve the data set, generating the synthetic one into `output_dir/data` when asked."""

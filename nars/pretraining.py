@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import kendalltau
 
-Point = dict[str, Any]
+from nars.settings import PredictorSettings
+from search_spaces.point import Point
+
+SAMPLE_SEED_OFFSET = 7919
+"""Added to the search seed for the unlabelled sample: an arbitrary prime, so that the sample is not the same draw
+as the other samples seeded with the search seed (round 0's Sobol pool, the evolution's first population)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,15 @@ class FreeStatPretraining:
         self.seed = seed
         self.alpha = alpha
         self._sample: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def for_search(cls, space: Any, free_stats: Callable[[list[Point]], np.ndarray], settings: PredictorSettings,
+                   seed: int) -> FreeStatPretraining | None:
+        """The pretraining a search's predictor settings ask for (an MLP with `pretrain_points` > 0), else None;
+        the searcher's rounds and the final predictor get the same one."""
+        if settings.kind != "mlp" or settings.pretrain_points <= 0:
+            return None
+        return cls(space, free_stats, points=settings.pretrain_points, seed=seed + SAMPLE_SEED_OFFSET, alpha=settings.pretrain_alpha)
 
     def apply(self, predictor: Any, labelled: Sequence[Point], y: np.ndarray) -> PretrainDecision:
         """Test the statistics on the labelled points and pretrain `predictor` on those that pass."""

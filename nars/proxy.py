@@ -15,8 +15,9 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from core.errors import InputWarning
+from core.nested import get_path
 from detector.config import DetectorConfig
-from detector.errors import InputWarning
 
 PROXY_FIELDS = {"train.epochs": "every trial trains search.proxy_epochs epochs"}
 """Config fields a trial sets itself, whatever the point says: {field: why}."""
@@ -62,8 +63,4 @@ def trial_config(space: Any, point: Mapping[str, Any], proxy_epochs: int) -> Det
 def final_run_values(space: Any, point: Mapping[str, Any]) -> dict[str, Any]:
     """The values of the proxy-set fields in the winner's config: set for the final run, never measured in a trial."""
     config = space.to_config(point).model_dump(mode="json")
-    values = {}
-    for field in PROXY_FIELDS:
-        section, key = field.split(".")
-        values[field] = config[section][key]
-    return values
+    return {field: get_path(config, field) for field in PROXY_FIELDS}

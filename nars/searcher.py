@@ -20,30 +20,25 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from ray.tune.search import Searcher
 
-from detector.atomic import atomic_write_text
-from nars.analysis.tables import BUDGET_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
+from core.atomic import atomic_write_text
 from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
 from nars.pretraining import FreeStatPretraining, PretrainDecision
 from nars.settings import RoundSettings
+from nars.trial_keys import BUDGET_KEY, INFEASIBLE_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY
 from nars.tune_searcher import MetricAwareSearcher
+from search_spaces.point import Point, point_key
 
 log = logging.getLogger(__name__)
 
-Point = dict[str, Any]
 FULL_BUDGET = 1.0 - 1e-9  # epochs / proxy epochs of a trial that trained the whole budget (float division)
-
-
-def point_key(point: Mapping[str, Any]) -> str:
-    """Canonical identity of a point (for 'untried' bookkeeping)."""
-    return json.dumps(point, sort_keys=True, default=str)
 
 
 class NARSSearcher(MetricAwareSearcher):
@@ -90,10 +85,7 @@ class NARSSearcher(MetricAwareSearcher):
         self.tried: set[str] = set()
         self.predictor: Any = None
         self.round_predictions: list[dict[str, Any]] = []
-        self.pretraining: FreeStatPretraining | None = None
-        p = self.settings.predictor
-        if free_stats is not None and p.kind == "mlp" and p.pretrain_points > 0:
-            self.pretraining = FreeStatPretraining(space, free_stats, points=p.pretrain_points, seed=seed + 7919, alpha=p.pretrain_alpha)
+        self.pretraining = None if free_stats is None else FreeStatPretraining.for_search(space, free_stats, self.settings.predictor, seed)
         self.pretrain_decision: PretrainDecision | None = None
 
     # ------------------------------------------------------------------ Ray Tune interface
@@ -129,7 +121,7 @@ class NARSSearcher(MetricAwareSearcher):
         entry = self.pending.pop(trial_id, None)
         if entry is None:
             return
-        value = None if error or not result or result.get("infeasible") else result.get(self.metric)
+        value = None if error or not result or result.get(INFEASIBLE_KEY) else result.get(self.metric)
         if value is not None and not math.isfinite(float(value)):
             value = None
         # a trial stopped early (ASHA) reports the share of the proxy budget it trained: its value is kept, not learnt from
@@ -301,9 +293,4 @@ class NARSSearcher(MetricAwareSearcher):
 
     def settings_dict(self) -> dict[str, Any]:
         return self.settings.model_dump()
-
-    @staticmethod
-    def strip_round(config: Mapping[str, Any]) -> Point:
-        """The point of a trial config (without the searcher's bookkeeping keys)."""
-        return split_config(config)[0]
 

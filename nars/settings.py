@@ -7,39 +7,56 @@ once, here, whether the searcher runs from `nars.search`, a benchmark or a scrip
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-SEARCHERS = ("nars", "random", "optuna-tpe", "optuna-qmc")
-"""The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
+from core.schema import Section
+
 SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc"]
-
-
-class Section(BaseModel):
-    """A settings section: unknown keys are errors (a typo must not silently keep a default)."""
-
-    model_config = ConfigDict(extra="forbid")
+SEARCHERS: tuple[str, ...] = get_args(SearcherName)
+"""The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
 
 
 class PredictorSettings(Section):
-    kind: Literal["mlp", "random_forest", "gp"] = "mlp"
-    options: dict[str, Any] = Field(default_factory=dict)
-    pretrain_points: int = Field(512, ge=0)
-    # pretrain on a free statistic (log FLOPs, log params) only while its Kendall tau with the measured
-    # trials has a p-value <= this (1.0: always); see nars.pretraining
-    pretrain_alpha: float = Field(0.1, gt=0.0, le=1.0)
+    """The accuracy predictor the searcher refits every round and the final stage fits once more."""
+
+    kind: Literal["mlp", "random_forest", "gp"] = Field(
+        "mlp",
+        description="the accuracy predictor: `mlp` is NARS's pretrained MLP ensemble, `random_forest` and `gp` scikit-learn baselines",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="keyword arguments of the predictor (for `mlp` the fields of `nars.predictor.MLPConfig`, e.g. `{ensemble_size: 3}`)",
+    )
+    pretrain_points: int = Field(
+        512, ge=0,
+        description="unlabelled points whose free statistics (log FLOPs, log params) pretrain the MLP's encoder; 0 = no pretraining",
+    )
+    pretrain_alpha: float = Field(
+        0.1, gt=0.0, le=1.0,
+        description=(
+            "pretrain on a free statistic only while its Kendall tau with the measured trials has a p-value <= this (1.0: always; see"
+            " `nars.pretraining`)"
+        ),
+    )
 
 
 class RoundSettings(Section):
     """How many points each round trains and how its candidates are drawn and judged."""
 
-    initial_points: int = Field(8, ge=2)  # the Sobol round 0: the predictor needs data
-    round_size: int = Field(4, ge=1)
-    candidate_pool: int = Field(2048, ge=8)
-    exploration: float = Field(0.25, ge=0.0, le=1.0)  # share of a round chosen by upper confidence bound
-    mutation_share: float = Field(0.5, ge=0.0, le=1.0)  # share of the pool made by mutating the best trials
-    predictor: PredictorSettings = Field(default_factory=PredictorSettings)
+    initial_points: int = Field(8, ge=2, description="points of the scrambled-Sobol round 0 (the predictor needs data)")
+    round_size: int = Field(4, ge=1, description="points trained per later round")
+    candidate_pool: int = Field(2048, ge=8, description="candidates the predictor ranks per round; >= round_size")
+    exploration: float = Field(
+        0.25, ge=0.0, le=1.0,
+        description="share of a round chosen by upper confidence bound (the rest: best predicted)",
+    )
+    mutation_share: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="share of the candidate pool made by mutating and crossing the best trials (the rest: random points)",
+    )
+    predictor: PredictorSettings = Field(default_factory=PredictorSettings, description="the accuracy predictor")
 
     @model_validator(mode="after")
     def _pool_holds_a_round(self) -> RoundSettings:
@@ -51,8 +68,8 @@ class RoundSettings(Section):
 class EvolutionSettings(Section):
     """The predictor-only evolutionary search that names the winner (`nars.evolution.evolve`)."""
 
-    population: int = Field(128, ge=4)
-    generations: int = Field(30, ge=1)
-    children_per_generation: int = Field(4096, ge=8)
-    crossover_prob: float = Field(0.3, ge=0.0, le=1.0)
-    max_mutations: int = Field(3, ge=1)
+    population: int = Field(128, ge=4, description="points the final evolutionary search keeps")
+    generations: int = Field(30, ge=1, description="its generations")
+    children_per_generation: int = Field(4096, ge=8, description="children scored by the predictor per generation")
+    crossover_prob: float = Field(0.3, ge=0.0, le=1.0, description="probability that a child is a crossover of two parents before mutation")
+    max_mutations: int = Field(3, ge=1, description="parameters mutated per child, at most")

@@ -20,10 +20,12 @@ from typing import Any
 import torch
 from ray import tune
 
+from detector.callbacks import TrainCallback
 from detector.data import DataPaths
-from detector.engine import CONFIG, LAST, METRICS, TrainCallback, train
-from nars.analysis.tables import BUDGET_KEY, split_config
+from detector.engine import train
+from detector.run_folder import CONFIG, LAST, METRICS
 from nars.proxy import trial_config
+from nars.trial_keys import BUDGET_KEY, INFEASIBLE_KEY, point_of
 
 REPORTED = ("ap", "ap50", "ap75", "aps", "apm", "apl", "loss", "lr", "epoch_time_s", "images_per_s")
 
@@ -49,7 +51,7 @@ class TuneReporter(TrainCallback):
 
 def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
               constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str,
-              latency_threads: int = 1, latency_backend: str = "torch") -> None:
+              latency_threads: int, latency_backend: str) -> None:
     """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
 
     Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
@@ -59,7 +61,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
 
     torch.set_num_threads(max(1, threads))
     space = load_space(space_spec)
-    point = split_config(config)[0]
+    point = point_of(config)
     detector_config = trial_config(space, point, proxy_epochs)
 
     cost_model = CostModel(space, cache_path=cost_cache, latency_threads=latency_threads, latency_backend=latency_backend)
@@ -68,7 +70,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     if cost.latency_ms is not None:
         extra["latency_ms"] = float(cost.latency_ms)
     if not feasible:
-        tune.report({"epoch": 0, "ap": math.nan, BUDGET_KEY: 0.0, "infeasible": 1.0, **extra})
+        tune.report({"epoch": 0, "ap": math.nan, BUDGET_KEY: 0.0, INFEASIBLE_KEY: 1.0, **extra})
         return
 
     output = Path(work_dir) / tune.get_context().get_trial_id()
@@ -81,4 +83,4 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
             for item in Path(folder).iterdir():
                 shutil.copy2(item, output / item.name)
     train(detector_config, paths, output, resume=checkpoint is not None, device=device,
-          callbacks=[TuneReporter({**extra, "infeasible": 0.0}, proxy_epochs)], progress=False)
+          callbacks=[TuneReporter({**extra, INFEASIBLE_KEY: 0.0}, proxy_epochs)], progress=False)

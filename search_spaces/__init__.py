@@ -5,7 +5,7 @@ Names are imported lazily (PEP 562): a plain space over any objective never load
 
 from __future__ import annotations
 
-from detector.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "load_space": "search_spaces.load",

@@ -22,9 +22,9 @@ import string
 from dataclasses import dataclass, replace
 from typing import Any
 
+from core.errors import ConfigError
 from detector.backbones.fbnet import parse_detection_arch
 from detector.backbones.spec import BlockSpec, DetectionArch
-from detector.errors import ConfigError
 from search_spaces.params import Choice, Int, Param
 
 FAMILY = ("fbnetv3_a", "fbnetv3_b", "fbnetv3_c", "fbnetv3_d", "fbnetv3_e", "fbnetv3_f", "fbnetv3_g", "fbnetv3_a_dsmask")

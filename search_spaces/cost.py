@@ -39,16 +39,16 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
+from core.errors import ConfigError
+from core.machine import cpu_model
 from detector.config import DetectorConfig
-from detector.errors import ConfigError
 from detector.inference import optimize_for_inference
-from detector.machine import cpu_model
 from detector.model import build_detector
 from search_spaces.cost_spec import CostSpec
 from search_spaces.fbnetv3 import FBNetV3Space
 from search_spaces.part_costs import PartCosts
-from search_spaces.space import Point
+from search_spaces.point import Point
 
 log = logging.getLogger(__name__)
 

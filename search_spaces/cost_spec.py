@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.nested import get_path, set_path
 from detector.backbones.fbnet import parse_detection_arch
 from detector.config import DetectorConfig, config_to_dict, load_config
 
@@ -34,12 +35,6 @@ def cost_fields(section: type[BaseModel] = DetectorConfig, prefix: str = "") -> 
     return tuple(fields)
 
 
-def _get(data: dict[str, Any], path: str) -> Any:
-    for part in path.split("."):
-        data = data[part]
-    return data
-
-
 @dataclass(frozen=True)
 class CostSpec:
     """Canonical JSON of the cost-relevant fields: equal specs give models of equal cost."""
@@ -50,7 +45,7 @@ class CostSpec:
     def of(cls, config: DetectorConfig, num_classes: int) -> CostSpec:
         """The spec of `config`; `num_classes` stands in where the config leaves it to the data."""
         data = config_to_dict(config)
-        values = {field: _get(data, field) for field in cost_fields()}
+        values = {field: get_path(data, field) for field in cost_fields()}
         values["model.arch"] = parse_detection_arch(values["model.arch"]).to_dict()  # a name and its dict agree
         values["model.num_classes"] = values["model.num_classes"] or num_classes
         return cls(json.dumps(values, sort_keys=True))
@@ -63,9 +58,5 @@ class CostSpec:
         """A config that builds the model this spec describes (random weights, nothing frozen)."""
         data: dict[str, Any] = {"model": {"weights": None, "freeze_at": 0}}
         for field, value in self.values.items():
-            *sections, leaf = field.split(".")
-            node = data
-            for section in sections:
-                node = node.setdefault(section, {})
-            node[leaf] = value
+            set_path(data, field, value)
         return load_config(data)

@@ -42,19 +42,18 @@ import copy
 import math
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from core.errors import ConfigError
+from core.nested import get_path, leaves, merge, set_path
 from detector.backbones.fbnet import parse_detection_arch
 from detector.config import DetectorConfig, config_to_dict, load_config
-from detector.errors import ConfigError
 from search_spaces.arch import ArchTemplate
 from search_spaces.params import Param, param_from_spec
-from search_spaces.space import Point, SearchSpace, _did_you_mean, _holds
-
-if TYPE_CHECKING:
-    from search_spaces.cost import Constraint, FeasibleSample
+from search_spaces.point import Point
+from search_spaces.space import SearchSpace, _did_you_mean, _holds
 
 DEFAULT_BASE: dict[str, Any] = {"model": {"weights": None, "freeze_at": 0}}
 GROUPS = ("arch", "input", "recipe", "detector")
@@ -123,38 +122,6 @@ SUPERSEDES = {"train.warmup_fraction": "train.warmup_iters", "train.ema_horizon"
 """A schedule-relative field replaces its absolute twin when set (`TrainConfig.resolved`)."""
 
 
-# ---------------------------------------------------------------------- config dict helpers
-
-
-def _get(data: Mapping[str, Any], path: str) -> Any:
-    for part in path.split("."):
-        data = data[part]
-    return data
-
-
-def _set(data: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for part in parents:
-        data = data[part]
-    data[leaf] = value
-
-
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge (override wins); hand-written: neither the stdlib nor our deps have one."""
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) else value
-    return out
-
-
-def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
-    paths = []
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        paths += _leaves(value, f"{path}.") if isinstance(value, Mapping) else [path]
-    return paths
-
-
 def jitter_sizes(min_size: int, jitter: float) -> list[int]:
     """Training sizes from min_size - jitter to min_size + jitter, symmetric, about JITTER_STEP apart."""
     if jitter <= 0:
@@ -213,11 +180,11 @@ class FBNetV3Space(SearchSpace):
         pins = self._mapping(spec, "fixed")
         base = self._mapping(spec, "base")
         try:
-            self.base: DetectorConfig = load_config(_merge(DEFAULT_BASE, base))
+            self.base: DetectorConfig = load_config(merge(DEFAULT_BASE, base))
         except ConfigError as exc:
             raise ConfigError(f"space.base: {exc}") from None
         self._base = config_to_dict(self.base)
-        self._user_base = set(_leaves(base))
+        self._user_base = set(leaves(base))
         ratio = spec.get("max_size_ratio", self.base.input.max_size / self.base.input.min_size)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or ratio < 1:
             raise ConfigError(f"space.max_size_ratio: must be a number >= 1 (max_size >= min_size), got {ratio!r}")
@@ -237,7 +204,7 @@ class FBNetV3Space(SearchSpace):
         for name, s in declared.items():  # dependents of dropped arch parameters go too
             if any(parent in dropped for parent in (s.get("when") or {})):
                 dropped.add(name)
-        reference = {**{n: _get(self._base, t) for n, t in self._targets.items()}, **self._reference}
+        reference = {**{n: get_path(self._base, t) for n, t in self._targets.items()}, **self._reference}
         pins.update({n: reference[n] for n in excluded - dropped})
 
         params = [self._param(name, s) for name, s in declared.items() if name not in dropped]
@@ -267,7 +234,7 @@ class FBNetV3Space(SearchSpace):
                     raise ConfigError("space.fixed.arch: must be a registered arch name; put an inline arch in base.model.arch instead")
                 declared["arch"].update(type="choice", values=[pins["arch"]])
         declared.update(copy.deepcopy(FIELD_PARAMETERS))
-        targets = set(_leaves(self._base))
+        targets = set(leaves(self._base))
         for name, override in overrides.items():
             declared[name] = self._apply_override(str(name), declared.get(name), override, list(declared), targets)
         return declared
@@ -367,7 +334,7 @@ class FBNetV3Space(SearchSpace):
             data["model"]["arch"] = self.template.build(arch_values) if arch_values else self.template.source
         for name, value in values.items():
             if name in self._targets:
-                _set(data, self._targets[name], value)
+                set_path(data, self._targets[name], value)
         write_derived(data, {**self._reference, **values}, self.max_size_ratio)
         return load_config(data)
 
@@ -381,7 +348,7 @@ class FBNetV3Space(SearchSpace):
         values: dict[str, Any] = {}
         if self.template is not None and any(n in self._arch_props for n in (*self.names, *self.fixed)):
             values.update(self.template.read(data["model"]["arch"]))
-        values.update({n: _get(data, t) for n, t in self._targets.items()})
+        values.update({n: get_path(data, t) for n, t in self._targets.items()})
         values.update(read_derived(data))
         point = self._active_values({n: values[n] for n in self.names if n in values})
         for name, pinned in self.fixed.items():
@@ -389,11 +356,3 @@ class FBNetV3Space(SearchSpace):
                 raise ConfigError(f"parameter '{name}' is pinned to {pinned!r} in this space, but the config has {values[name]!r}")
         self.validate(point)
         return point
-
-    def sample_feasible(
-        self, n: int, seed: int = 0, constraints: Sequence[str | Constraint] = (), **options: Any
-    ) -> FeasibleSample:
-        """Rejection sampling under cost constraints; see `search_spaces.cost.sample_feasible`."""
-        from search_spaces.cost import sample_feasible
-
-        return sample_feasible(self, n, seed, constraints, **options)

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from detector.config import read_yaml
-from detector.errors import ConfigError
+from core.errors import ConfigError
+from core.yaml_io import read_yaml
 from search_spaces.space import SearchSpace, plain_space
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.errors import ConfigError
+from core.errors import ConfigError
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 """Placeholder for a parameter absent from a point (None can be a legitimate choice value)."""

@@ -31,10 +31,9 @@ from typing import Any, Literal
 import numpy as np
 from scipy.stats import qmc
 
-from detector.errors import ConfigError
+from core.errors import ConfigError
 from search_spaces.params import MISSING, Condition, Param, param_from_spec
-
-Point = dict[str, Any]
+from search_spaces.point import Point
 
 
 def _did_you_mean(name: str, known: Sequence[str]) -> str:

@@ -1,7 +1,7 @@
 """Stand-in trials for the search-level reliability tests, and a `nars.search` driver that uses them.
 
 Ray workers import this module by name (put `tests/` on their PYTHONPATH). Both trials take the keyword
-arguments of `nars.trainable.run_trial` (bound by `nars.search.run_tune`) and log what they do, one JSON
+arguments of `nars.trainable.run_trial` (bound by `nars.tune_run.run_tune`) and log what they do, one JSON
 line per event, to `events.jsonl` in the run folder (the parent of `work_dir`):
 
 * `toy_trial`: a deterministic objective of the point, `TOY_EPOCH_S` seconds per epoch, a checkpoint per
@@ -30,8 +30,9 @@ import ray
 from ray import tune
 
 from _tiny import CLI_ENV, REPO
-from nars.searcher import NARSSearcher, point_key
 from nars.trainable import run_trial
+from nars.trial_keys import point_of
+from search_spaces.point import point_key
 
 EVENTS = "events.jsonl"
 START_ORDER = "start_order"
@@ -60,7 +61,7 @@ def toy_ap(point: dict[str, Any]) -> float:
 
 def toy_trial(config: dict[str, Any], *, proxy_epochs: int, work_dir: str, **_: Any) -> None:
     """Report `toy_ap` growing linearly over `proxy_epochs` epochs, checkpointing the epoch after each."""
-    point = NARSSearcher.strip_round(config)
+    point = point_of(config)
     checkpoint = tune.get_checkpoint()
     start = 1
     if checkpoint is not None:

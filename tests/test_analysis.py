@@ -13,12 +13,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from detector.errors import DataError
+from core.errors import DataError
 from nars.analysis import load_run, write_report
 from nars.analysis.__main__ import main as analysis_main
 from nars.analysis.report import unique_labels
 from nars.analysis.run import Run
-from nars.analysis.tables import (
+from nars.tables import (
     CURVE_COLUMNS,
     CURVE_DTYPES,
     TRIAL_COLUMNS,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detector.config import DetectorConfig, apply_overrides, config_to_dict, dump_config, load_config
-from detector.errors import ConfigError
+from core.errors import ConfigError
+from core.overrides import apply_overrides
+from detector.config import DetectorConfig, config_to_dict, dump_config, load_config
 
 
 def _reference_table(reference_dir: Path) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ from PIL import Image
 from pycocotools.coco import COCO
 from torchvision import tv_tensors
 
+from core.errors import DataError
 from detector.config import AugmentConfig
 from detector.data import (
     CocoDetection,
@@ -28,7 +29,6 @@ from detector.data import (
     pil_to_rgb_tensor,
     resolve_data_paths,
 )
-from detector.errors import DataError
 
 
 def _base() -> dict[str, Any]:

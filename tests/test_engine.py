@@ -12,11 +12,12 @@ import yaml
 from torch import nn
 
 from _tiny import make_synthetic, tiny_config
+from core.errors import CheckpointError, ConfigError, TrainingError
+from detector.callbacks import StopTraining, TrainCallback
 from detector.checkpoint import load_checkpoint, model_from_checkpoint
 from detector.config import load_config
 from detector.data import DataPaths, resolve_data_paths
-from detector.engine import StopTraining, TrainCallback, train
-from detector.errors import CheckpointError, ConfigError, TrainingError
+from detector.engine import train
 from detector.model import FBNetV3OD, build_detector
 from detector.solver import build_lr_lambda, build_optimizer, build_scheduler, parameter_groups
 

@@ -8,15 +8,11 @@ import yaml
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from detector.backbones.fbnet import (
-    FBNetTrunk,
-    build_fbnet_classifier,
-    build_tower,
-    list_archs,
-    parse_detection_arch,
-    round_channels,
-)
+from detector.backbones import registry
+from detector.backbones.fbnet import FBNetTrunk, build_tower, parse_detection_arch, round_channels
+from detector.backbones.registry import list_archs, register_arch
 from detector.backbones.spec import parse_block
+from fbnet_classification import build_fbnet_classifier
 
 
 def _flops(module: nn.Module, x: torch.Tensor) -> int:
@@ -37,11 +33,11 @@ def reference(reference_dir):
 
 def test_every_d2go_detection_arch_is_registered(reference):
     names = {n.lower() for n in reference["detection_d2go"]["archs"]}
-    assert names == set(list_archs("detection"))
+    assert names == set(list_archs())
     assert {"fbnetv3_a_dsmask", "fbnetv3_a", "fbnetv3_h", "fbnetv3_a_dsmask_tiny"} <= names
 
 
-@pytest.mark.parametrize("name", list_archs("detection"))
+@pytest.mark.parametrize("name", list_archs())
 def test_detection_trunk_and_towers_match_reference(reference, name):
     entry = {n.lower(): a for n, a in reference["detection_d2go"]["archs"].items()}[name]
     arch = parse_detection_arch(name)
@@ -114,3 +110,22 @@ def test_bad_block_specs_are_named(raw, message):
 def test_unknown_arch_suggests_the_closest():
     with pytest.raises(ValueError, match="did you mean 'fbnetv3_a_dsmask'"):
         parse_detection_arch("fbnetv3_a_dsmsk")
+
+
+def test_an_arch_registers_by_function_name_and_builds_from_the_config(monkeypatch):
+    monkeypatch.setattr(registry, "_ARCHS", dict(registry._ARCHS))  # the registration ends with this test
+
+    @register_arch
+    def tiny_test_arch() -> dict:
+        return {"trunk": [[("conv_k3", 8, 2, 1)], [("ir_k3", 16, 2, 1)]], "rpn": [("ir_k3", 16, 1, 1)], "bbox": [("ir_k3", 24, 2, 1)]}
+
+    assert "tiny_test_arch" in list_archs()
+    assert parse_detection_arch("tiny_test_arch") == parse_detection_arch(tiny_test_arch())
+    with pytest.raises(ValueError, match="registered twice"):
+        register_arch(tiny_test_arch)
+
+
+def test_c5_archs_are_their_base_with_a_fifth_stage():
+    for name in ("fbnetv3_a", "fbnetv3_b", "fbnetv3_c", "fbnetv3_f", "fbnetv3_g", "fbnetv3_a_dsmask"):
+        base, c5 = parse_detection_arch(name), parse_detection_arch(f"{name}_c5")
+        assert c5.trunk[:4] == base.trunk and len(c5.trunk) == 5 and (c5.rpn, c5.bbox) == (base.rpn, base.bbox)

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d, StochasticDepth
 
+from core.errors import ConfigError
 from detector import build_detector
-from detector.errors import ConfigError
 from detector.norms import NaiveSyncBatchNorm
 
 TINY = {"arch": "fbnetv3_a_dsmask_tiny", "weights": None, "freeze_at": 0, "num_classes": 3}

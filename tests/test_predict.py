@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
+from core.errors import UserError
 from detector.checkpoint import model_from_checkpoint
-from detector.errors import UserError
 from detector.predict import class_colors, draw_detections, find_images, predict_images, to_coco_results
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,6 +8,7 @@ import pytest
 from nars.pretraining import FreeStatPretraining, informative_columns
 from nars.searcher import NARSSearcher
 from nars.settings import RoundSettings
+from nars.trial_keys import point_of
 from search_spaces import load_space
 from toy_objective import objective
 
@@ -72,7 +73,7 @@ def test_searcher_rounds_record_the_decision(informative):
     searcher = NARSSearcher(space, metric="score", mode="max", settings=settings, free_stats=free_stats, seed=0)
     for i in range(16):
         config = searcher.suggest(f"t{i}")
-        searcher.on_trial_complete(f"t{i}", {"score": objective(NARSSearcher.strip_round(config))})
+        searcher.on_trial_complete(f"t{i}", {"score": objective(point_of(config))})
     round_one = searcher.round_predictions[-1]
     assert round_one["trained_on"] == 12
     assert round_one["pretrained_on"] == ([0] if informative else [])

@@ -12,10 +12,10 @@ import torch
 import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
+from core.errors import ConfigError
 from detector import build_detector
 from detector.backbones.fbnet import parse_detection_arch
 from detector.config import config_to_dict, load_config
-from detector.errors import ConfigError
 from search_spaces import Choice, CostModel, Float, Int, SearchSpace, load_space, parse_constraints, sample_feasible
 from search_spaces.arch import FAMILY
 from search_spaces.fbnetv3 import DERIVED_TARGETS, FIELD_PARAMETERS
@@ -393,7 +393,7 @@ def test_latency_is_measured_cached_and_constrained():
     cost = model.measure(point, latency=True)
     assert cost.latency_ms > 0 and model.measurements == 2
     assert model.measure(point, latency=True) == cost and model.measurements == 2
-    result = small.sample_feasible(1, 1, ["flops <= 1e12", "latency_ms <= 1e6"], cost_model=model)
+    result = sample_feasible(small, 1, 1, ["flops <= 1e12", "latency_ms <= 1e6"], cost_model=model)
     assert result.points == [point] and result.costs == [cost] and result.acceptance_rate == 1.0
 
 
@@ -401,7 +401,7 @@ def test_unreachable_constraint_names_itself(space):
     with pytest.raises(ConfigError, match=r"flops <= 1e6 unreachable: smallest flops among 4 samples is \d"):
         sample_feasible(space, 2, 0, ["flops <= 1e6"], max_tries=4)
     with pytest.raises(ConfigError, match="params >= 1e12 unreachable: largest params among 4 samples"):
-        space.sample_feasible(2, 0, ["params >= 1e12"], max_tries=4)
+        sample_feasible(space, 2, 0, ["params >= 1e12"], max_tries=4)
 
 
 # ---------------------------------------------------------------------- the detector runs

@@ -12,10 +12,10 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
-from nars.analysis.tables import PREDICTED_KEY, PREDICTED_STD_KEY
 from nars.pareto import non_dominated_rank, pareto_mask
-from nars.searcher import ROUND_KEY, NARSSearcher
+from nars.searcher import NARSSearcher
 from nars.settings import RoundSettings
+from nars.trial_keys import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, point_of
 from search_spaces import load_space
 from toy_objective import objective, trainable
 
@@ -60,7 +60,7 @@ def _drive(searcher: NARSSearcher, n: int, start: int = 0) -> list[dict]:
     for i in range(start, start + n):
         config = searcher.suggest(f"t{i}")
         assert isinstance(config, dict), config
-        point = NARSSearcher.strip_round(config)
+        point = point_of(config)
         points.append(point)
         searcher.on_trial_complete(f"t{i}", {"score": objective(point)})
     return points
@@ -94,13 +94,13 @@ def test_trial_configs_carry_the_prediction_made_before_training():
     configs = []
     for i in range(12):
         configs.append(searcher.suggest(f"t{i}"))
-        searcher.on_trial_complete(f"t{i}", {"score": objective(NARSSearcher.strip_round(configs[-1]))})
+        searcher.on_trial_complete(f"t{i}", {"score": objective(point_of(configs[-1]))})
     assert all(PREDICTED_KEY not in c for c in configs[:8]), "round 0 is Sobol: nothing predicted"
     later = configs[8:]
     assert all(np.isfinite(c[PREDICTED_KEY]) and c[PREDICTED_STD_KEY] >= 0 for c in later)
     round_one = searcher.round_predictions[-1]
     assert [c[PREDICTED_KEY] for c in later] == round_one["predicted"]
-    assert all(PREDICTED_KEY not in NARSSearcher.strip_round(c) for c in later)
+    assert all(PREDICTED_KEY not in point_of(c) for c in later)
 
 
 def test_waits_for_a_round_then_finishes(tmp_path):
@@ -108,7 +108,7 @@ def test_waits_for_a_round_then_finishes(tmp_path):
     first = [searcher.suggest("a"), searcher.suggest("b")]
     assert searcher.suggest("c") is None, "round 1 waits for round 0's results"
     for trial_id, config in zip("ab", first):
-        searcher.on_trial_complete(trial_id, {"score": objective(NARSSearcher.strip_round(config))})
+        searcher.on_trial_complete(trial_id, {"score": objective(point_of(config))})
     assert isinstance(searcher.suggest("c"), dict)
     searcher.on_trial_complete("c", error=True)
     assert searcher.history[-1]["value"] is None  # a failed trial is recorded, not fatal
@@ -191,7 +191,7 @@ def test_a_stopped_trial_is_recorded_but_does_not_pull_the_predictor():
         searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), seed=5)
         configs = [searcher.suggest(f"t{i}") for i in range(8)]
         for i, config in enumerate(configs[:-1]):
-            searcher.on_trial_complete(f"t{i}", {"score": objective(NARSSearcher.strip_round(config)), "budget": 1.0})
+            searcher.on_trial_complete(f"t{i}", {"score": objective(point_of(config)), "budget": 1.0})
         searcher.on_trial_complete("t7", last, error=last is None)
         assert isinstance(searcher.suggest("t8"), dict)  # round 1: the predictor is fitted
         return searcher

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
+from core.errors import UserError
 from detector.data import CocoDetection
-from detector.errors import UserError
 from detector.synthetic import MAX_SIZE, MIN_SIZE, generate_synthetic_coco
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.errors import CheckpointError
 from detector import build_detector
-from detector.errors import CheckpointError
 from detector.weights import (
     WEIGHTS,
     PretrainedWeights,

@@ -3,26 +3,19 @@
 
 Channel rounding, SE widths and block structure follow mobile_cv's FBNet builder so that every
 registered arch has exactly the original parameter count and FLOPs (pinned by tests against
-`../shared/reference/fbnetv3_archs.yaml`). Archs are registered by name (timm-style registry).
+`../shared/reference/fbnetv3_archs.yaml`). Named archs come from `detector.backbones.registry`.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation, SqueezeExcitation, StochasticDepth
 
-from detector.backbones.fbnet_archs import CLASSIFICATION_ARCHS, DETECTION_ARCHS
-from detector.backbones.spec import (
-    BlockSpec,
-    ClassificationArch,
-    DetectionArch,
-    parse_detection_spec,
-    parse_stage,
-)
+from detector.backbones.registry import arch_spec
+from detector.backbones.spec import BlockSpec, DetectionArch, parse_detection_spec
 
 NormFactory = Callable[[int], nn.Module]
 
@@ -218,38 +211,7 @@ class FBNetTrunk(nn.Module):
         return outputs
 
 
-class FBNetClassifier(nn.Module):
-    """ImageNet FBNetV3 (mobile_cv classification defs) with its 1x1-conv classifier head."""
-
-    def __init__(self, arch: ClassificationArch, norm_layer: NormFactory = nn.BatchNorm2d) -> None:
-        super().__init__()
-        channels = 3
-        stages = []
-        for stage in arch.stages:
-            module, channels = build_stage(
-                channels, stage, norm_layer, width_divisor=arch.width_divisor, dw_norm_act=True, less_se_channels=True
-            )
-            stages.append(module)
-        self.features = nn.Sequential(*stages)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, arch.num_classes, 1), nn.Flatten(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.head(self.features(x))
-
-
-# ---------------------------------------------------------------- registry
-
-
-def list_archs(kind: str = "detection") -> list[str]:
-    """Registered arch names: `detection` (d2go detection archs) or `classification` (ImageNet)."""
-    table = DETECTION_ARCHS if kind == "detection" else CLASSIFICATION_ARCHS
-    return sorted(table)
-
-
-def _unknown(name: str, known: list[str]) -> ValueError:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return ValueError(f"unknown arch '{name}'; {hint}registered: {', '.join(known)}")
+# ---------------------------------------------------------------- archs by name
 
 
 def parse_detection_arch(arch: str | dict[str, Any] | DetectionArch) -> DetectionArch:
@@ -257,25 +219,10 @@ def parse_detection_arch(arch: str | dict[str, Any] | DetectionArch) -> Detectio
     if isinstance(arch, DetectionArch):
         return arch
     if isinstance(arch, str):
-        if arch not in DETECTION_ARCHS:
-            raise _unknown(arch, list_archs("detection"))
-        arch = DETECTION_ARCHS[arch]
+        arch = arch_spec(arch)
     if not isinstance(arch, dict):
         raise ValueError(f"arch must be a registered name or a mapping with trunk/rpn/bbox, got {type(arch).__name__}")
     return parse_detection_spec(arch)
-
-
-def parse_classification_arch(name: str) -> ClassificationArch:
-    if name not in CLASSIFICATION_ARCHS:
-        raise _unknown(name, list_archs("classification"))
-    entry = CLASSIFICATION_ARCHS[name]
-    return ClassificationArch(stages=[parse_stage(s) for s in entry["stages"]], input_size=entry["input_size"])
-
-
-def build_fbnet_classifier(name: str, num_classes: int = 1000) -> FBNetClassifier:
-    """Build a registered ImageNet FBNetV3 (`fbnetv3_a_cls` ... `fbnetv3_g_cls`)."""
-    arch = parse_classification_arch(name)
-    return FBNetClassifier(ClassificationArch(arch.stages, arch.input_size, num_classes, arch.width_divisor))
 
 
 def build_tower(in_channels: int, blocks: list[BlockSpec], norm_layer: NormFactory, width_divisor: int = 8) -> tuple[nn.Sequential, int]:

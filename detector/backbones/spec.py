@@ -1,4 +1,4 @@
-"""Declarative FBNet architecture specs: blocks, stages and whole detection / classification archs.
+"""Declarative FBNet architecture specs: blocks, stages and whole detection archs.
 
 A block is written either as d2go's tuple `(kind, out_channels, stride, repeats, {options})`, where
 `kind` packs kernel, SE and activation (`conv_k3`, `ir_k5_se`, `ir_k3_sehsig_hs`, `ir_pool_hs`),
@@ -9,7 +9,7 @@ what the search space writes. Both parse to the same `BlockSpec`.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Activation = Literal["relu", "hswish"]
@@ -68,15 +68,6 @@ class DetectionArch:
             "bbox": [b.to_dict() for b in self.bbox],
             "width_divisor": self.width_divisor,
         }
-
-
-@dataclass(frozen=True)
-class ClassificationArch:
-    stages: list[list[BlockSpec]]
-    input_size: int = 224
-    num_classes: int = 1000
-    width_divisor: int = 8
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_block(raw: Any) -> BlockSpec:

@@ -1,12 +1,12 @@
 """Analysis of search runs: `load_run(path)` for notebooks, `write_report` / `python -m nars.analysis` for people.
 
-Names are imported lazily (PEP 562) so that `nars.search` can use `nars.analysis.tables` without
-loading matplotlib or scikit-learn.
+Names are imported lazily (PEP 562): `from nars.analysis import load_run` does not load matplotlib or
+scikit-learn until a figure or the parameter importance needs them.
 """
 
 from __future__ import annotations
 
-from detector.lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS = {
     "Run": "nars.analysis.run",

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from detector.errors import UserError, run_cli
+from core.errors import UserError, run_cli
 
 
 def build_parser() -> argparse.ArgumentParser:

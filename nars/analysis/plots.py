@@ -20,10 +20,10 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
-from detector.atomic import atomic_open
+from core.atomic import atomic_open
 from nars.analysis.importance import is_numeric
 from nars.analysis.run import Run
-from nars.analysis.tables import PARAM_PREFIX
+from nars.tables import PARAM_PREFIX
 
 GIGA = 1e9
 MAX_LEGEND_ROUNDS = 8  # more rounds get a colour bar instead of legend entries

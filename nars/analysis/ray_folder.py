@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from nars.analysis.tables import curve_part, curve_table, trial_row, trial_table
+from core.jsonl import read_jsonl
+from nars.tables import curve_part, curve_table, trial_row, trial_table
 
 LIVE = {"RUNNING", "PENDING", "PAUSED"}  # Ray trial states of a trial that may still report
 
@@ -24,18 +24,6 @@ LIVE = {"RUNNING", "PENDING", "PAUSED"}  # Ray trial states of a trial that may 
 def is_experiment(folder: Path) -> bool:
     """A Ray Tune experiment folder: trial folders with `params.json`, or Ray's experiment state."""
     return folder.is_dir() and (any(folder.glob("*/params.json")) or any(folder.glob("experiment_state-*.json")))
-
-
-def read_results(path: Path) -> list[dict[str, Any]]:
-    """The reported results of a trial (JSON lines); a line still being written is skipped."""
-    results = []
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                results.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return results
 
 
 def live_trials(folder: Path) -> set[str]:
@@ -60,7 +48,7 @@ def read_experiment(folder: Path, proxy_epochs: int | None, metric: str) -> tupl
             config = json.loads(params.read_text())
         except json.JSONDecodeError:
             continue  # Ray is still writing it: the trial has not started
-        results = read_results(params.parent / "result.json")
+        results = read_jsonl(params.parent / "result.json")
         error_file = params.parent / "error.txt"
         trial_id = next((str(r["trial_id"]) for r in results if r.get("trial_id")), params.parent.name.removeprefix("trial_"))
         trials.append((trial_id, config, results, error_file.read_text() if error_file.is_file() else None))

@@ -13,10 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from detector.atomic import atomic_write_text
+from core.atomic import atomic_write_text
+from nars import run_folder
 from nars.analysis import plots
 from nars.analysis.run import MIN_QUALITY_TRIALS, Run, load_run
-from nars.analysis.tables import PARAM_PREFIX, STATUSES
+from nars.tables import PARAM_PREFIX, STATUSES
 
 TOP_PARAMETERS = 6  # parameters shown in the top-k values figure
 REPORT = "report.md"
@@ -70,7 +71,7 @@ def overview(runs: Sequence[Run]) -> list[str]:
 
 def run_section(run: Run, output: Path, prefix: str, top_k: int) -> list[str]:
     """The report section of one run: trials, Pareto front, predictor, importance, curves, top-k values."""
-    live = "; the search is still running or was stopped before writing trials.csv" if run.source.name != "trials.csv" else ""
+    live = "; the search is still running or was stopped before writing trials.csv" if run.source.name != run_folder.TRIALS_CSV else ""
     lines = [f"## {run.label}", "", f"Read from `{run.source}`{live}. Trials: {statuses(run.trials)}.", ""]
     failed = run.trials[run.trials["status"].isin(["failed", "infeasible"])]
     if len(failed):

@@ -9,50 +9,23 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from detector.config import read_yaml
-from detector.errors import DataError
+from core.errors import DataError
+from core.yaml_io import read_yaml
+from nars import run_folder
 from nars.analysis.ray_folder import is_experiment, read_experiment
-from nars.analysis.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
+from nars.recipe import Recipe
+from nars.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
 
-RAY_NAME = "search"  # the Tune experiment name of a search: RUN/ray/search or STORAGE/search
 MIN_QUALITY_TRIALS = 3  # fewer measured trials in a round give no rank correlation
 MIN_IMPORTANCE_TRIALS = 4
 QUALITY_SCORES = ("kendall_tau", "spearman", "rmse")  # the keys of `nars.metrics.ranking_metrics`
-
-
-@dataclass
-class Recipe:
-    """What `best_recipe.yaml`'s header says about the winner of the final evolutionary search."""
-
-    path: Path
-    predicted: float | None
-    measured: float | None
-    costs: dict[str, float] = field(default_factory=dict)
-
-    @classmethod
-    def read(cls, path: Path) -> Recipe | None:
-        if not path.is_file():
-            return None
-        predicted = measured = None
-        costs: dict[str, float] = {}
-        for line in path.read_text().splitlines():
-            if not line.startswith("#"):
-                break
-            if match := re.match(r"#\s*predicted \w+: ([-+\d.eE]+)", line):
-                predicted = float(match.group(1))
-                if found := re.search(r"measured on the proxy budget: ([-+\d.eE]+)", line):
-                    measured = float(found.group(1))
-            elif match := re.match(r"#\s*(flops|params|latency_ms): ([-+\d.eE]+)\s*$", line):
-                costs[match.group(1)] = float(match.group(2))
-        return cls(path, predicted, measured, costs)
 
 
 @dataclass
@@ -195,21 +168,21 @@ def load_run(path: str | Path) -> Run:
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
         raise DataError(f"run folder not found: {path}")
-    config_file = path / "search_config.yaml"
+    config_file = path / run_folder.SEARCH_CONFIG
     config = read_yaml(config_file, "search config") if config_file.is_file() else {}
     metric = search_metric(config)
-    if (path / "trials.csv").is_file():
-        trials = typed_trials(_read_csv(path / "trials.csv"), metric)
-        curves_file = path / "curves.csv"
+    if (path / run_folder.TRIALS_CSV).is_file():
+        trials = typed_trials(_read_csv(path / run_folder.TRIALS_CSV), metric)
+        curves_file = path / run_folder.CURVES_CSV
         curves = typed_curves(_read_csv(curves_file) if curves_file.is_file() else pd.DataFrame())
-        source = path / "trials.csv"
+        source = path / run_folder.TRIALS_CSV
     else:
-        source = next((f for f in (path / "ray" / RAY_NAME, path / RAY_NAME, path) if is_experiment(f)), None)
+        source = next((f for f in (path / run_folder.RAY / run_folder.RAY_NAME, path / run_folder.RAY_NAME, path) if is_experiment(f)), None)
         if source is None:
             raise DataError(f"{path} holds no trials.csv and no Ray trial folders (*/params.json): not a search run, "
                             "nor its --storage path")
         trials, curves = read_experiment(source, _proxy_epochs(path, config), metric)
-    return Run(path, config, trials, curves, source, Recipe.read(path / "best_recipe.yaml"))
+    return Run(path, config, trials, curves, source, Recipe.read(path / run_folder.BEST_RECIPE))
 
 
 def search_metric(config: dict[str, Any]) -> str:
@@ -219,7 +192,7 @@ def search_metric(config: dict[str, Any]) -> str:
 
 def _proxy_epochs(path: Path, config: dict[str, Any]) -> int | None:
     """The proxy budget a trial had to finish: the calibrated one when `--calibrate` chose it."""
-    calibration = path / "calibration.json"
+    calibration = path / run_folder.CALIBRATION
     if calibration.is_file():
         try:
             return int(json.loads(calibration.read_text())["proxy_epochs"])

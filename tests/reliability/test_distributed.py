@@ -36,7 +36,7 @@ import pytest
 import torch
 
 from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
-from detector.curves import read_metrics
+from core.jsonl import read_jsonl
 
 TIMEOUT_S = 300
 # A large step: SGD's first update is exactly -lr * gradient, so (w0 - w1) / lr is the gradient, and with
@@ -68,7 +68,7 @@ def _train(launcher: list[str], config: dict[str, Any], data: Path, output: Path
     cmd = [*launcher, "-m", *train_args(config, data, output), "--no-progress"]
     proc = subprocess.run(cmd, check=False, cwd=REPO, env=CLI_ENV, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    records = read_metrics(output / "metrics.jsonl")
+    records = read_jsonl(output / "metrics.jsonl")
     assert [r["global_step"] for r in records] == [1], "one optimizer step"
     weights = torch.load(output / "model_final.pt", weights_only=True)["model"]
     return records[0], weights

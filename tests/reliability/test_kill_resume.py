@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 
 from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
+from core.jsonl import read_jsonl
 from detector.checkpoint import load_checkpoint
-from detector.curves import read_metrics
 from detector.data import resolve_data_paths
 from detector.engine import train
 
@@ -87,7 +87,7 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pat
     # the kill came after epoch 1's checkpoint and before epoch 2's: epoch 2's finished steps are lost
     assert load_checkpoint(killed / "last.pt")["epoch"] == 1
     assert not (killed / "model_final.pt").exists()
-    assert [r["epoch"] for r in read_metrics(killed / "metrics.jsonl")] == [1]
+    assert [r["epoch"] for r in read_jsonl(killed / "metrics.jsonl")] == [1]
 
     resumed = _run([*killed_cmd, "--resume"])
     assert f"resuming {killed} at epoch 2/{EPOCHS} (step {ITERS_PER_EPOCH})" in resumed.stdout
@@ -100,7 +100,7 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path: Pat
             assert _max_abs_difference(a[key], b[key]) <= 1e-6, f"{name} {key}"
     # the scheduler is stepped once per optimizer step: its own count agrees
     assert load_checkpoint(killed / "last.pt")["scheduler"]["last_epoch"] == EPOCHS * ITERS_PER_EPOCH
-    losses = [[r["loss"] for r in read_metrics(out / "metrics.jsonl")] for out in (straight, killed)]
+    losses = [[r["loss"] for r in read_jsonl(out / "metrics.jsonl")] for out in (straight, killed)]
     assert len(losses[1]) == EPOCHS  # one line per epoch, no duplicate of the interrupted one
     assert max(abs(x - y) for x, y in zip(*losses)) <= 1e-6
 

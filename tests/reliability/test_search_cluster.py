@@ -95,7 +95,7 @@ def test_search_runs_on_both_nodes_and_survives_losing_the_worker_node(cluster: 
 def test_a_search_without_address_starts_its_own_ray_even_beside_a_cluster() -> None:
     """Without `--address` the search starts a local Ray: it must not join a cluster that this machine advertises
     (RAY_ADDRESS, or the address file of `ray start`), which would also refuse its `num_cpus`."""
-    script = "import ray; from nars.search import init_ray; init_ray(None); print(len(ray.nodes()), ray.cluster_resources()['CPU'])"
+    script = "import ray; from nars.tune_run import init_ray; init_ray(None); print(len(ray.nodes()), ray.cluster_resources()['CPU'])"
     env = {**ENV, "RAY_ADDRESS": "127.0.0.1:1"}  # nothing listens there: joining it would fail
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -25,7 +25,7 @@ SETTINGS = ["search.max_failures=1", "search.proxy_epochs=1", "data.synthetic={n
 TIMEOUT_S = 600
 MESSAGES = {  # fault -> the start of its `error` in trials.csv
     "raise": "RuntimeError: boom: injected fault",
-    "nan": "detector.errors.TrainingError: loss became non-finite (nan) at epoch 1, iteration 1",
+    "nan": "core.errors.TrainingError: loss became non-finite (nan) at epoch 1, iteration 1",
     "exit": "The actor is dead because its worker process has died",
 }
 

@@ -1,162 +1,25 @@
-"""The NARS accuracy predictor (FBNetV3, "Neural Architecture-Recipe Search") and its baselines.
-
-Inputs are plain numpy arrays so that the predictor knows nothing of the search space: `X` is
-`[n, d]` encoded points (one-hot categoricals, min-max numerics in [0, 1]) and `y` is `[n]`
-measured accuracy, higher is better.
-
-`AccuracyPredictor` follows the paper: an MLP encoder is first *pretrained* on thousands of
-unlabelled points to predict free statistics (log FLOPs, log params, ...), which costs no
-training runs, then an accuracy head is fitted on the few measured points with the encoder
-frozen, and finally the whole network is fine-tuned at a lower learning rate. An ensemble of
-independently seeded members gives the uncertainty the searcher explores with.
-
-`make_predictor("random_forest" | "gp")` gives scikit-learn baselines behind the same API, so a
-search or a notebook can swap predictors by name; `Predictor.load(path)` reads any kind back.
-"""
+"""The NARS accuracy predictor: an ensemble of MLPs whose encoder is pretrained on free statistics."""
 
 from __future__ import annotations
 
-import abc
 import math
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 import numpy as np
 import torch
-from sklearn.ensemble import RandomForestRegressor
-from sklearn.exceptions import NotFittedError
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 from torch import nn
 from torch.nn import functional as F
 
-from detector.atomic import atomic_open
-from nars.metrics import ranking_metrics
+from nars.predictor.base import Predictor, check_features, check_training_data
 
-FORMAT = "nars-predictor-v1"
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "silu": nn.SiLU}
 _LOSSES = ("huber", "huber+rank")
 
 
-# ----------------------------------------------------------------------------- input checks
-
-
-def _check_features(X: Any, n_features: int | None = None, name: str = "X") -> np.ndarray:
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise ValueError(f"{name} must be a 2-D array [n_points >= 1, n_features], got shape {X.shape}")
-    bad = np.flatnonzero(~np.isfinite(X).all(axis=1))
-    if bad.size:
-        raise ValueError(f"{name} contains NaN or infinite values (rows {bad[:5].tolist()}{'...' if bad.size > 5 else ''})")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features but the predictor was trained on {n_features}")
-    return X
-
-
-def _check_targets(y: Any, n_rows: int, name: str = "y") -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of {n_rows} values, got shape {y.shape}")
-    if y.shape[0] != n_rows:
-        raise ValueError(f"{name} has {y.shape[0]} values but X has {n_rows} rows")
-    bad = np.flatnonzero(~np.isfinite(y))
-    if bad.size:
-        raise ValueError(f"{name} contains NaN or infinite values (at {bad[:5].tolist()}{'...' if bad.size > 5 else ''})")
-    return y
-
-
 def _tensor(values: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(values, dtype=torch.float32)
-
-
-def _check_training_data(X: Any, y: Any, n_features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    X = _check_features(X, n_features)
-    y = _check_targets(y, X.shape[0])
-    if X.shape[0] < 2:
-        raise ValueError(f"fit needs at least 2 labelled points, got {X.shape[0]}")
-    return X, y
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def _save_atomic(payload: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """`torch.save` to a temporary file beside `path`, then rename: a crash never leaves half a file."""
-    with atomic_open(path, "wb") as handle:
-        torch.save({"format": FORMAT, **payload}, handle)
-
-
-def _read(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a predictor file with `weights_only=True`: plain data and tensors, never arbitrary objects."""
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a NARS predictor file (no '{FORMAT}' marker)")
-    return data
-
-
-# ----------------------------------------------------------------------------- common API
-
-
-class Predictor(abc.ABC):
-    """What every predictor shares: the pretrain hook, validation, scoring and the file format."""
-
-    kind: ClassVar[str]
-    n_features_in_: int | None = None
-
-    def pretrain(self, X_unlabelled: np.ndarray, stats: np.ndarray) -> Self:
-        """Baselines have no embedding to pretrain; accepted so that callers need not branch on the kind."""
-        return self
-
-    @abc.abstractmethod
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
-        """Fit on measured accuracy `y` [n] of encoded points `X` [n, d]."""
-
-    @abc.abstractmethod
-    def predict(self, X: np.ndarray, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Predicted accuracy [n], and its uncertainty (a standard deviation, same units) with `return_std`."""
-
-    def score(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        """Kendall tau, Spearman and RMSE of the predictions on `(X, y)`, e.g. held-out trials."""
-        X = self._check_predict_input(X)
-        y = _check_targets(y, X.shape[0])
-        return ranking_metrics(y, self.predict(X))
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        _save_atomic({"kind": self.kind, **self._state()}, path)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Self:
-        """Load a file written by `save`: `Predictor.load` takes any kind, a subclass only its own."""
-        data = _read(path)
-        kind = data.get("kind")
-        if kind not in PREDICTORS:
-            raise ValueError(f"{path}: unknown predictor kind {kind!r}")
-        if cls is not Predictor and kind != cls.kind:
-            raise ValueError(f"{path}: holds a {kind!r} predictor, not {cls.kind!r}; use Predictor.load()")
-        return PREDICTORS[kind]._from_state(data)
-
-    @abc.abstractmethod
-    def _state(self) -> dict[str, Any]:
-        """Everything `_from_state` needs, as tensors and plain Python data (loadable with `weights_only`)."""
-
-    @classmethod
-    @abc.abstractmethod
-    def _from_state(cls, data: dict[str, Any]) -> Self:
-        """Rebuild the predictor from what `_state` returned."""
-
-    @abc.abstractmethod
-    def _is_fitted(self) -> bool:
-        """Whether `predict` can run."""
-
-    def _check_predict_input(self, X: Any) -> np.ndarray:
-        if not self._is_fitted():
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(X, y) before predict or score")
-        return _check_features(X, self.n_features_in_)
-
-
-# ----------------------------------------------------------------------------- NARS MLP predictor
 
 
 @dataclass(frozen=True)
@@ -319,7 +182,7 @@ class AccuracyPredictor(Predictor):
         Statistics are standardised per column (pass logs of FLOPs/params, which span decades).
         Replaces any earlier fit: call `fit` afterwards.
         """
-        X = _check_features(X_unlabelled, name="X_unlabelled")
+        X = check_features(X_unlabelled, name="X_unlabelled")
         stats = np.asarray(stats, dtype=np.float64)
         stats = stats[:, None] if stats.ndim == 1 else stats
         if stats.ndim != 2 or stats.shape[0] != X.shape[0]:
@@ -356,7 +219,7 @@ class AccuracyPredictor(Predictor):
         `lr * finetune_lr_scale`, as in the paper. Not pretrained: a frozen random encoder is no
         use, so everything trains at `lr` for both budgets together.
         """
-        X, y = _check_training_data(X, y, self.n_features_in_ if self.is_pretrained else None)
+        X, y = check_training_data(X, y, self.n_features_in_ if self.is_pretrained else None)
         targets, y_mean, y_scale = _standardise(y)
         Xt, Yt = _tensor(X), _tensor(targets)
         n, k = X.shape[0], self.config.ensemble_size
@@ -419,135 +282,3 @@ class AccuracyPredictor(Predictor):
             predictor._model.eval()
         predictor._y_mean, predictor._y_scale = data["y_mean"], data["y_scale"]
         return predictor
-
-
-# ----------------------------------------------------------------------------- scikit-learn baselines
-
-
-class _SklearnPredictor(Predictor):
-    """Baselines keep their training data: the file stores it (plain tensors, `weights_only`-safe)
-    plus whatever makes the refit exact, and `load` refits. No pickle, so loading a file from
-    someone else cannot run code; refitting on the few hundred trials of a search takes well under
-    a second."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-        self.n_features_in_ = None
-        self._X: np.ndarray | None = None
-        self._y: np.ndarray | None = None
-
-    def _is_fitted(self) -> bool:
-        return self._X is not None
-
-    @abc.abstractmethod
-    def _params(self) -> dict[str, Any]:
-        """The constructor arguments, to rebuild the same estimator in `load`."""
-
-    def _state(self) -> dict[str, Any]:
-        if self._X is None or self._y is None:
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: nothing to save")
-        return {"params": self._params(), "X": torch.from_numpy(self._X), "y": torch.from_numpy(self._y)}
-
-    @classmethod
-    def _from_state(cls, data: dict[str, Any]) -> Self:
-        predictor = cls(**data["params"])
-        return predictor.fit(data["X"].numpy(), data["y"].numpy())
-
-
-class RandomForestPredictor(_SklearnPredictor):
-    """`RandomForestRegressor`; the uncertainty is the spread of the per-tree predictions.
-
-    A fixed `seed` makes the forest, and so the refit in `load`, exactly reproducible.
-    """
-
-    kind = "random_forest"
-
-    def __init__(self, n_estimators: int = 300, min_samples_leaf: int = 1, max_features: float = 1.0, seed: int = 0) -> None:
-        super().__init__(seed)
-        self.n_estimators, self.min_samples_leaf, self.max_features = n_estimators, min_samples_leaf, max_features
-        self._model = RandomForestRegressor(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, max_features=max_features, random_state=seed)
-
-    def _params(self) -> dict[str, Any]:
-        return {"n_estimators": self.n_estimators, "min_samples_leaf": self.min_samples_leaf, "max_features": self.max_features, "seed": self.seed}
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
-        self._X, self._y = _check_training_data(X, y)
-        self._model.fit(self._X, self._y)
-        self.n_features_in_ = self._X.shape[1]
-        return self
-
-    def predict(self, X: np.ndarray, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        X = self._check_predict_input(X)
-        if not return_std:
-            return self._model.predict(X)
-        per_tree = np.stack([tree.predict(X) for tree in self._model.estimators_])
-        return per_tree.mean(axis=0), per_tree.std(axis=0)
-
-
-class GaussianProcessPredictor(_SklearnPredictor):
-    """`GaussianProcessRegressor` with constant * Matern + white noise kernel and `normalize_y`.
-
-    One length scale by default: `ard=True` (one per feature) fits tens of length scales to tens
-    of points, which overfits and is 10-100x slower to optimise. The file keeps the fitted kernel
-    hyperparameters (`theta`) besides the data, so `load` refits with the optimiser off and
-    reproduces the predictions exactly.
-    """
-
-    kind = "gp"
-
-    def __init__(self, nu: float = 2.5, ard: bool = False, n_restarts_optimizer: int = 2, seed: int = 0) -> None:
-        super().__init__(seed)
-        self.nu, self.ard, self.n_restarts_optimizer = nu, ard, n_restarts_optimizer
-        self._model: GaussianProcessRegressor | None = None
-
-    def _params(self) -> dict[str, Any]:
-        return {"nu": self.nu, "ard": self.ard, "n_restarts_optimizer": self.n_restarts_optimizer, "seed": self.seed}
-
-    def _state(self) -> dict[str, Any]:
-        state = super()._state()
-        assert self._model is not None
-        return {**state, "theta": torch.from_numpy(self._model.kernel_.theta)}
-
-    @classmethod
-    def _from_state(cls, data: dict[str, Any]) -> Self:
-        return cls(**data["params"])._fit(data["X"].numpy(), data["y"].numpy(), theta=data["theta"].numpy())
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Self:
-        """Fit the kernel hyperparameters by maximum marginal likelihood, then the posterior."""
-        return self._fit(X, y, theta=None)
-
-    def _fit(self, X: np.ndarray, y: np.ndarray, theta: np.ndarray | None) -> Self:
-        self._X, self._y = _check_training_data(X, y)
-        length_scale = np.ones(self._X.shape[1]) if self.ard else 1.0
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(length_scale, (1e-2, 1e3), nu=self.nu) + WhiteKernel(1e-2, (1e-6, 1e1))
-        self._model = GaussianProcessRegressor(
-            kernel if theta is None else kernel.clone_with_theta(theta),
-            normalize_y=True,
-            optimizer="fmin_l_bfgs_b" if theta is None else None,
-            n_restarts_optimizer=self.n_restarts_optimizer,
-            random_state=self.seed,
-        ).fit(self._X, self._y)
-        self.n_features_in_ = self._X.shape[1]
-        return self
-
-    def predict(self, X: np.ndarray, return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        X = self._check_predict_input(X)
-        assert self._model is not None
-        return self._model.predict(X, return_std=return_std)
-
-
-# ----------------------------------------------------------------------------- factory
-
-PREDICTORS: dict[str, type[Predictor]] = {
-    AccuracyPredictor.kind: AccuracyPredictor,
-    RandomForestPredictor.kind: RandomForestPredictor,
-    GaussianProcessPredictor.kind: GaussianProcessPredictor,
-}
-
-
-def make_predictor(kind: str = "mlp", **kwargs: Any) -> Predictor:
-    """Build a predictor by name: "mlp" (NARS, `MLPConfig` fields as kwargs), "random_forest" or "gp"."""
-    if kind not in PREDICTORS:
-        raise ValueError(f"unknown predictor kind {kind!r}; choose from {sorted(PREDICTORS)}")
-    return PREDICTORS[kind](**kwargs)
-

@@ -1,25 +1,24 @@
 """The trial and curve tables of a search: one schema, one status rule, for every source.
 
-`nars.search` builds them from Ray's `ResultGrid` at the end of a search, the analysis builds them
-from Ray's trial folders while a search still runs: both go through `trial_row` / `trial_table` /
-`curve_part`, so a table reads the same whichever way it was made.
+`nars.search` builds them from Ray's `ResultGrid` at the end of a search (`collect`), the analysis
+builds them from Ray's trial folders while a search still runs: both go through `trial_row` /
+`trial_table` / `curve_part`, so a table reads the same whichever way it was made.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-# keys the searcher adds to a trial's config beside the point (its round and the predictor's guess)
-ROUND_KEY = "nars_round"
-PREDICTED_KEY = "nars_predicted"
-PREDICTED_STD_KEY = "nars_predicted_std"
-BOOKKEEPING_PREFIX = "nars_"
-# reported by a detector trial with every epoch: epochs done / proxy epochs (1.0: the whole proxy budget)
-BUDGET_KEY = "budget"
+from core.atomic import atomic_open, atomic_write_text
+from nars import run_folder
+from nars.trial_keys import INFEASIBLE_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, split_config
+from search_spaces.point import Point
 
 STATUSES = ("ok", "stopped", "failed", "infeasible", "running")
 MEASURED = ("ok", "stopped")  # statuses whose accuracy was measured by training
@@ -43,12 +42,6 @@ CURVE_COLUMNS = list(CURVE_DTYPES)
 PARAM_PREFIX = "param."
 
 
-def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A trial config as (point of the space, searcher bookkeeping such as the round)."""
-    point = {k: v for k, v in config.items() if not k.startswith(BOOKKEEPING_PREFIX)}
-    return point, {k: v for k, v in config.items() if k.startswith(BOOKKEEPING_PREFIX)}
-
-
 def first_line(error: Any) -> str:
     """The line of a traceback or exception that says what went wrong (its last message line)."""
     text = str(error).strip().splitlines()
@@ -62,7 +55,7 @@ def trial_status(error: Any, metrics: Mapping[str, Any], proxy_epochs: int, runn
     epochs = int(metrics.get("epoch", 0) or 0)
     if error is not None:
         return "failed", first_line(error)
-    if metrics.get("infeasible"):
+    if metrics.get(INFEASIBLE_KEY):
         return "infeasible", "breaks a constraint: not trained"
     if epochs >= proxy_epochs:
         return "ok", ""
@@ -135,3 +128,33 @@ def _coerce(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
 
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def collect(results: Any, proxy_epochs: int, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`trials` and `curves` of a Tune `ResultGrid`: flattened params, metrics, costs, status, error, time."""
+    rows, curves = [], []
+    for result in results:
+        metrics = result.metrics or {}
+        trial_id = metrics.get("trial_id") or Path(result.path).name
+        rows.append(trial_row(trial_id, result.config or {}, metrics, result.error, proxy_epochs))
+        if result.metrics_dataframe is not None:
+            curves.append(curve_part(trial_id, result.metrics_dataframe))
+    return trial_table(rows, metric), curve_table(curves)
+
+
+def points_of(trials: pd.DataFrame) -> list[Point]:
+    """The point of each row of `trials` (its `param.*` values; a parameter that did not apply is left out)."""
+    params = [c for c in trials.columns if c.startswith(PARAM_PREFIX)]
+    return [{c.removeprefix(PARAM_PREFIX): _plain(v) for c, v in row.items() if not _missing(v)} for _, row in trials[params].iterrows()]
+
+
+def write_tables(trials: pd.DataFrame, curves: pd.DataFrame, output: Path) -> None:
+    """`trials.csv`, `trials.parquet` and `curves.csv` in a run folder, each written atomically."""
+    atomic_write_text(output / run_folder.TRIALS_CSV, trials.to_csv(index=False))
+    with atomic_open(output / run_folder.TRIALS_PARQUET, "wb") as handle:
+        trials.to_parquet(handle, index=False)
+    atomic_write_text(output / run_folder.CURVES_CSV, curves.to_csv(index=False))

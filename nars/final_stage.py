@@ -1,0 +1,104 @@
+"""The final stage of a search: refit the predictor on every labelled trial, evolve under the constraints
+with it, and write the winner (`best_recipe.yaml`) and, with cost objectives, the predicted Pareto front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.atomic import atomic_open
+from core.errors import UserError
+from nars import run_folder
+from nars.costs import Costs
+from nars.evolution import EvolutionResult, evolve
+from nars.experiment import Experiment
+from nars.predictor import Predictor, make_predictor
+from nars.pretraining import FreeStatPretraining
+from nars.recipe import write_recipe
+from nars.tables import LABELLED, points_of
+from search_spaces.point import Point, point_key
+
+
+@dataclass
+class Winner:
+    point: Point
+    predicted: float
+    measured: float | None
+    front: list[Point]
+    front_predicted: list[float]
+    front_costs: dict[str, list[float]]
+    scored_per_minute: float
+    pretraining: str
+
+
+def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path, proxy_epochs: int) -> Winner:
+    """Refit the predictor on every trial of the whole proxy budget, evolve under the constraints, write the recipes."""
+    s = experiment.search
+    good = trials[trials["status"].isin(LABELLED) & trials[s.metric].notna()]
+    if len(good) < 2:
+        raise UserError(f"only {len(good)} trial(s) trained the whole proxy budget with a {s.metric}: too few to fit the predictor "
+                        "(see the status and error columns of trials.csv)")
+    points = points_of(good)
+    y = good[s.metric].to_numpy(dtype=np.float64)
+    predictor, pretrained = fit_predictor(experiment, space, costs, points, y)
+    if hasattr(predictor, "save"):
+        predictor.save(output / run_folder.PREDICTOR)
+    result = evolve(space, predictor.predict, seeds=points[: s.evolution.population // 4], feasible=costs.feasibility,
+                    costs=costs.objectives(s.cost_objectives), settings=s.evolution, seed=s.seed)
+    measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
+    winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
+                    result.front_predicted, result.front_costs, result.scored_per_minute, pretrained)
+    cost = costs.model.measure(winner.point)
+    write_recipe(space, winner.point, output / run_folder.BEST_RECIPE, predicted=winner.predicted, measured=winner.measured,
+                 metric=s.metric, proxy_epochs=proxy_epochs, extra={"flops": cost.flops, "params": cost.params})
+    if s.cost_objectives:
+        write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0])
+    return winner
+
+
+def fit_predictor(experiment: Experiment, space: Any, costs: Costs, points: list[Point], y: np.ndarray) -> tuple[Predictor, str]:
+    """The search's predictor fitted on `points`, pretrained as the searcher's rounds are; and what it was pretrained on."""
+    s = experiment.search
+    predictor = make_predictor(s.predictor.kind, **s.predictor.options)
+    pretrained = "off"
+    pretraining = FreeStatPretraining.for_search(space, costs.free_stats, s.predictor, s.seed)
+    if pretraining is not None:
+        decision = pretraining.apply(predictor, points, y)
+        evidence = ", ".join(f"{name} tau {tau:.2f} p {p:.2g}" for name, tau, p in zip(costs.free_stat_names, decision.taus, decision.p_values))
+        used = " + ".join(costs.free_stat_names[i] for i in decision.columns) or "none"
+        pretrained = f"{used} ({evidence}; alpha {s.predictor.pretrain_alpha})"
+    predictor.fit(space.encode(points), y)
+    return predictor, pretrained
+
+
+def write_front(result: EvolutionResult, space: Any, measured: dict[str, float], folder: Path, metric: str, proxy_epochs: int,
+                cost: str) -> None:
+    """One recipe per point of the predicted Pareto front, and its figure."""
+    for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted, strict=True)):
+        costs_here = {name: values[i] for name, values in result.front_costs.items()}
+        write_recipe(space, point, folder / f"recipe_{i:02d}.yaml", predicted=predicted, measured=measured.get(point_key(point)),
+                     metric=metric, proxy_epochs=proxy_epochs, extra=costs_here)
+    plot_front(result, metric, cost, folder / "pareto_front.png")
+
+
+def plot_front(result: EvolutionResult, metric: str, cost: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    ax.plot(result.front_costs[cost], result.front_predicted, "o-", color="tab:red", label="predicted Pareto front")
+    ax.set_xlabel(f"{cost} (lower is better)")
+    ax.set_ylabel(f"predicted {metric} (%)")
+    ax.set_title("Predicted Pareto front of the evolutionary search")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=120)
+    plt.close(fig)

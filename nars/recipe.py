@@ -1,0 +1,65 @@
+"""`best_recipe.yaml` and the Pareto recipes: a complete detector config with a header saying what the
+search measured of it; `write_recipe` writes one, `Recipe.read` reads its header back (for the analysis).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.atomic import atomic_write_text
+from detector.config import config_to_dict
+from nars.proxy import final_run_values
+from search_spaces.point import Point
+
+
+def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, measured: float | None, metric: str,
+                 proxy_epochs: int, extra: dict[str, float] | None = None) -> None:
+    """The point's complete detector config, with a header saying what the trials measured and what they did not."""
+    config = config_to_dict(space.to_config(point))
+    final = ", ".join(f"{name}: {value}" for name, value in final_run_values(space, point).items())
+    header = [
+        "# Found by `python -m nars.search`: a complete detector config for",
+        "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
+        f"# predicted {metric}: {predicted:.2f}"
+        + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; this point was not trained during the search"),
+        *textwrap.wrap(f"searched (varied across the trials, each trained {proxy_epochs} epochs): "
+                       + (", ".join(f"{name}={point[name]}" for name in space.names if name in point) or "nothing"),
+                       width=110, initial_indent="# ", subsequent_indent="#   "),
+        f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
+    ]
+    header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
+    atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
+
+
+@dataclass
+class Recipe:
+    """What a recipe's header says about the winner of the final evolutionary search."""
+
+    path: Path
+    predicted: float | None
+    measured: float | None
+    costs: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: Path) -> Recipe | None:
+        """The header of a file `write_recipe` wrote; None when there is no such file."""
+        if not path.is_file():
+            return None
+        predicted = measured = None
+        costs: dict[str, float] = {}
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            if match := re.match(r"#\s*predicted \w+: ([-+\d.eE]+)", line):
+                predicted = float(match.group(1))
+                if found := re.search(r"measured on the proxy budget: ([-+\d.eE]+)", line):
+                    measured = float(found.group(1))
+            elif match := re.match(r"#\s*(flops|params|latency_ms): ([-+\d.eE]+)\s*$", line):
+                costs[match.group(1)] = float(match.group(2))
+        return cls(path, predicted, measured, costs)

@@ -1,0 +1,139 @@
+"""Ray Tune wiring of a search: Ray itself, the searcher by name, and the Tuner that runs detector trials.
+
+One Tune experiment per call of `run_tune` (the search's, or one per budget of `--calibrate`), resumable
+with `Tuner.restore`. Ray is imported inside the functions, so that the CLI's `--help` and config errors
+come fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from detector.data import DataPaths
+from nars import run_folder
+from nars.costs import Costs
+from nars.experiment import Experiment
+from nars.searcher import NARSSearcher
+from nars.settings import RoundSettings
+
+TrialFn = Callable[..., None]  # a Ray Tune function trainable taking `nars.trainable.run_trial`'s keyword arguments
+
+
+def init_ray(address: str | None) -> None:
+    """Join the cluster at `address`, or start a local Ray of our own (nothing when Ray already runs here)."""
+    # Tune warns about frequent experiment snapshots whenever short trials checkpoint every epoch;
+    # that is expected here and the warning would bury the progress lines.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    import ray
+
+    if ray.is_initialized():
+        return
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    else:
+        # "local": a new Ray of our own even when this machine runs a cluster (`ray start`), which a bare
+        # ray.init() would join, and then refuse our num_cpus
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+
+
+def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials: int) -> Any:
+    """The Tune searcher `search.searcher` names: NARS, or a baseline (random, Optuna TPE / QMC)."""
+    s = experiment.search
+    if s.searcher == "nars":
+        settings = RoundSettings.model_validate(s.model_dump(include=set(RoundSettings.model_fields)))
+        return NARSSearcher(
+            space, metric=s.metric, mode="max", max_trials=max_trials, settings=settings, feasible=costs.feasibility,
+            free_stats=costs.free_stats, costs=costs.objectives(s.cost_objectives), seed=s.seed,
+        )
+    if s.searcher == "random":
+        from nars.baselines import RandomSearcher
+
+        return RandomSearcher(space, max_trials=max_trials, feasible=costs.feasibility, seed=s.seed)
+    from nars.baselines import optuna_searcher
+
+    return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max")
+
+
+def trial_logger(total: int, metric: str) -> Any:
+    """A Tune callback printing one line per finished trial (Ray's own tables are too wide)."""
+    from ray.tune import Callback
+
+    class TrialLogger(Callback):
+        def __init__(self) -> None:
+            self.done = 0
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            result = trial.last_result or {}
+            value = result.get(metric)
+            shown = f"{metric}={value:.2f}" if isinstance(value, (int, float)) else f"{metric}=-"
+            flops = result.get("flops")
+            cost = f" flops={flops / 1e9:.2f}G" if isinstance(flops, (int, float)) else ""
+            print(f"[{self.done}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}", flush=True)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.done += 1
+            print(f"[{self.done}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
+
+    return TrialLogger()
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial folders (Ray's default packs the whole config into the name)."""
+    return f"trial_{trial.trial_id}"
+
+
+def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPaths, output: Path, storage: str, name: str, searcher: Any,
+             num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool, trial_fn: TrialFn | None = None) -> Any:
+    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid.
+
+    `trial_fn` is the function trainable (default `nars.trainable.run_trial`); another one takes the same
+    keyword arguments (e.g. a wrapper that injects faults, or a cheap stand-in objective).
+    """
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search import ConcurrencyLimiter
+
+    if trial_fn is None:
+        from nars.trainable import run_trial as trial_fn
+
+    s = experiment.search
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
+            cost_cache=str(output / run_folder.COSTS), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency.threads,
+            latency_backend=s.latency.backend, device=device, work_dir=str(output / run_folder.TRIALS),
+        ),
+        {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
+    )
+    path = f"{storage.rstrip('/')}/{name}"
+    if resume and tune.Tuner.can_restore(path):
+        print(f"resuming {path}: finished trials are kept, unfinished ones continue from their checkpoints")
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=False, restart_errored=False)
+    else:
+        # metric and mode are set once: in the TuneConfig, unless the searcher fixed them itself (Optuna)
+        own = getattr(searcher, "metric", None) is not None
+        scheduler = None
+        if asha and s.asha is not None:
+            # a calibrated budget may be shorter than the configured grace period
+            scheduler = ASHAScheduler(time_attr="epoch", max_t=proxy_epochs, grace_period=min(s.asha.grace_period, proxy_epochs),
+                                      reduction_factor=s.asha.reduction_factor,
+                                      **({"metric": s.metric, "mode": "max"} if own else {}))
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=s.max_concurrent),
+                scheduler=scheduler, metric=None if own else s.metric, mode=None if own else "max", num_samples=num_samples,
+                trial_dirname_creator=trial_dirname, reuse_actors=True,  # one worker process trains trial after trial (no re-imports)
+            ),
+            run_config=tune.RunConfig(
+                name=name, storage_path=storage, verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
+                failure_config=tune.FailureConfig(max_failures=s.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+            ),
+        )
+    return tuner.fit()
