@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +39,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn, fasterrcnn_mobilenet_v3_large_fpn
 
 from _common import BENCHMARKS_MD, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
-from detector.export import export_model
-from detector.exported import onnx_session
 from detector.inference import optimize_for_inference
 from detector.model import build_detector
-from detector.quantize import calibration_paths, load_calibration_images, quantize_int8
+from profiling import PARTS, onnx_call, onnx_files, part_times, profile_onnx, profile_ops
 
 SECTION = "Detector speed"
 OURS = {"FBNetV3OD a_dsmask": "fbnetv3_a_dsmask", "FBNetV3OD a": "fbnetv3_a"}
@@ -52,23 +49,9 @@ GOAL_MODEL = "FBNetV3OD a_dsmask"
 D2GO_ROW = "FBNetV3OD a_dsmask, d2go test proposals 1000/30"
 ONNX_ROW = "FBNetV3OD a_dsmask, ONNX Runtime"
 INT8_ROW = "FBNetV3OD a_dsmask, ONNX Runtime int8"
-ONNX_ROWS = (ONNX_ROW, INT8_ROW)
 INFERENCE = ", BN folded + channels-last"  # suffix of a model's `optimize_for_inference` copy
 GOAL_COPY = GOAL_MODEL + INFERENCE
 POOLER = 6  # FBNetV3OD's default RoIAlign output size, used by every model built here
-# (module path inside a GeneralizedRCNN, label); a parent's own time excludes the listed children.
-PARTS = [
-    ("transform", "resize + normalise"),
-    ("backbone", "trunk (+ FPN for tv)"),
-    ("rpn.head", "RPN head"),
-    ("rpn", "RPN anchors + NMS"),
-    ("roi_heads.box_roi_pool", "RoIAlign"),
-    ("roi_heads.box_head", "box head"),
-    ("roi_heads.box_predictor", "box predictor"),
-    ("roi_heads", "box post-processing"),
-]
-
-
 @dataclass(frozen=True)
 class Setting:
     """One input size and proposal budget, applied to every model alike, and the torchvision model made for it."""
@@ -124,55 +107,6 @@ def count_flops(model: nn.Module, image: Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-class PartTimer:
-    """Forward hooks that add up the wall time spent in each of `PARTS` (children subtracted from parents)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.total: dict[str, float] = {path: 0.0 for path, _ in PARTS}
-        self._handles = []
-        for path, _ in PARTS:
-            module = model.get_submodule(path)
-            self._handles.append(module.register_forward_pre_hook(self._start(path)))
-            self._handles.append(module.register_forward_hook(self._stop(path)))
-        self._started: dict[str, float] = {}
-
-    def _start(self, path: str) -> Callable[..., None]:
-        def hook(*_: object) -> None:
-            self._started[path] = time.perf_counter()
-        return hook
-
-    def _stop(self, path: str) -> Callable[..., None]:
-        def hook(*_: object) -> None:
-            self.total[path] += time.perf_counter() - self._started.pop(path)
-        return hook
-
-    def own(self) -> dict[str, float]:
-        """Seconds per part with each child's time taken out of its parent's."""
-        own = dict(self.total)
-        for path, _ in PARTS:
-            parent = path.rpartition(".")[0]
-            if parent in own:
-                own[parent] -= self.total[path]
-        return own
-
-    def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-
-
-def part_times(models: dict[str, nn.Module], image: Tensor, repeats: int) -> dict[str, dict[str, float]]:
-    """Mean ms per inference spent in each part, per model (the hooks add a little overhead of their own)."""
-    result = {}
-    for name, model in models.items():
-        timer = PartTimer(model)
-        with torch.inference_mode():
-            for _ in range(repeats):
-                model([image])
-        timer.remove()
-        result[name] = {path: seconds * 1000 / repeats for path, seconds in timer.own().items()}
-    return result
-
-
 def synthetic_batch(setting: Setting, batch: int, num_classes: int, seed: int = 0) -> tuple[list[Tensor], list[dict[str, Tensor]]]:
     """`batch` random images with 4 random boxes each: enough for every loss to be non-trivial."""
     g = torch.Generator().manual_seed(seed)
@@ -203,60 +137,6 @@ def train_step_fns(models: dict[str, nn.Module], setting: Setting, batch: int, n
     return {name: step_of(model.train()) for name, model in models.items()}
 
 
-def onnx_call(path: Path, image: Tensor, threads: int) -> Callable[[], object]:
-    """One ONNX Runtime inference of `image` with `threads` intra-op threads (a session per thread count)."""
-    session = onnx_session(path, threads)
-    feed = {"image": image.numpy()}
-    return lambda: session.run(None, feed)
-
-
-def onnx_files(model: nn.Module, setting: Setting, folder: Path, args: argparse.Namespace) -> dict[str, Path]:
-    """Our goal model exported to ONNX (fp32) and quantized (int8), as `detector.export` writes them."""
-    fp32 = export_model(model, folder / "model.onnx", "onnx", image_size=setting.image)
-    if args.calibration_images:
-        images = load_calibration_images(calibration_paths(args.calibration_images, args.calibration_count), setting.min_size,
-                                         setting.max_size)
-    else:
-        generator = torch.Generator().manual_seed(1)
-        images = [torch.rand(3, *setting.image, generator=generator) for _ in range(args.calibration_count)]
-    return {ONNX_ROW: fp32, INT8_ROW: quantize_int8(fp32, folder / "model_int8.onnx", images)}
-
-
-def profile_onnx(path: Path, image: Tensor, threads: int, runs: int, top: int) -> list[tuple[str, float, float]]:
-    """ONNX Runtime's own profile: top operator types by kernel time, (op, ms per inference, share)."""
-    import json
-
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads, options.enable_profiling = threads, 1, True
-    options.profile_file_prefix = str(path.with_suffix(""))
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    session.run(None, {"image": image.numpy()})  # warm-up, profiled too: subtracted below by running `runs` more
-    for _ in range(runs):
-        session.run(None, {"image": image.numpy()})
-    events = json.loads(Path(session.end_profiling()).read_text())
-    per_op: dict[str, float] = {}
-    for event in events:
-        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
-            per_op[event["args"]["op_name"]] = per_op.get(event["args"]["op_name"], 0.0) + event["dur"]
-    total = sum(per_op.values())
-    ranked = sorted(per_op.items(), key=lambda item: item[1], reverse=True)[:top]
-    return [(op, us / 1000 / (runs + 1), us / total) for op, us in ranked]
-
-
-def profile_ops(model: nn.Module, image: Tensor, runs: int, top: int) -> list[tuple[str, float, float]]:
-    """Top operators by self CPU time: (name, ms per inference, share of the total)."""
-    from torch.profiler import ProfilerActivity, profile
-
-    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
-        for _ in range(runs):
-            model([image])
-    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
-    total = sum(e.self_cpu_time_total for e in events)
-    return [(e.key, e.self_cpu_time_total / 1000 / runs, e.self_cpu_time_total / total) for e in events[:top]]
-
-
 def latencies(models: dict[str, nn.Module], image: Tensor, onnx: dict[str, Path], args: argparse.Namespace) -> dict[int, dict[str, list[float]]]:
     """Seconds per inference of every model and every ONNX file, interleaved, per thread count."""
     times = {}
@@ -279,7 +159,11 @@ def measure_setting(key: str, args: argparse.Namespace, first: bool) -> dict[str
     out["params"] = {n: sum(p.numel() for p in m.parameters()) for n, m in models.items()}
     out["flops"] = {n: count_flops(m, image) for n, m in models.items()}
     with tempfile.TemporaryDirectory() as folder:
-        onnx = onnx_files(models[GOAL_MODEL], setting, Path(folder), args) if first and not args.no_onnx else {}
+        onnx = {}
+        if first and not args.no_onnx:
+            fp32, int8 = onnx_files(models[GOAL_MODEL], setting.image, (setting.min_size, setting.max_size), Path(folder),
+                                   args.calibration_images, args.calibration_count)
+            onnx = {ONNX_ROW: fp32, INT8_ROW: int8}
         out["seconds"] = latencies(models, image, onnx, args)
         if onnx:
             ms = {n: median(t) for n, t in out["seconds"][args.threads[0]].items()}
@@ -330,7 +214,7 @@ def plot(results: list[dict[str, Any]], threads: int, goal: float, path: Path) -
         if result is results[0]:
             ax.axvline(goal * baseline, color="tab:red", linestyle="--", linewidth=1, label=f"goal: {goal}x the torchvision model")
             ax.legend(loc="lower right", fontsize=8)
-    axes[-1, 0].set_xlabel(f"median CPU latency, batch 1, {threads} threads (ms); ratio to the torchvision model")
+    axes[-1, 0].set_xlabel(f"median CPU latency, batch 1, {threads} threads (ms)\n(ratio to the torchvision model)")
     fig.suptitle("Detector inference latency, random weights (shared machine: noisy)", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -51,8 +51,11 @@ class TuneReporter(TrainCallback):
 
 def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: DataPaths, proxy_epochs: int,
               constraints: list[str], cost_cache: str | None, threads: int, device: str, work_dir: str,
-              latency_threads: int, latency_backend: str) -> None:
+              latency_threads: int, latency_backend: str, latency_objective: bool = False) -> None:
     """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
+
+    The trial reports its FLOPs and params, and its latency when a constraint or an objective
+    (`latency_objective`) needs it, so that the measured Pareto front is in the search's own costs.
 
     Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
     storage: only the per-epoch `tune.Checkpoint` travels, not every intermediate file.
@@ -66,6 +69,8 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
 
     cost_model = CostModel(space, cache_path=cost_cache, latency_threads=latency_threads, latency_backend=latency_backend)
     feasible, cost = cost_model.meets(point, parse_constraints(constraints))
+    if feasible and latency_objective and cost.latency_ms is None:
+        cost = cost_model.measure(point, latency=True)
     extra = {"flops": float(cost.flops), "params": float(cost.params)}
     if cost.latency_ms is not None:
         extra["latency_ms"] = float(cost.latency_ms)

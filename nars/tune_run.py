@@ -106,7 +106,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
         tune.with_parameters(
             trial_fn, space_spec=space_spec, paths=paths, proxy_epochs=proxy_epochs, constraints=experiment.constraints,
             cost_cache=str(output / run_folder.COSTS), threads=max(1, int(s.cpus_per_trial)), latency_threads=s.latency.threads,
-            latency_backend=s.latency.backend, device=device, work_dir=str(output / run_folder.TRIALS),
+            latency_backend=s.latency.backend, latency_objective="latency_ms" in s.cost_objectives, device=device,
+            work_dir=str(output / run_folder.TRIALS),
         ),
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
     )

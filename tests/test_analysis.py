@@ -222,13 +222,16 @@ def test_best_and_best_so_far(run):
 
 
 def test_winner_is_read_from_the_recipe_header(tmp_path, run):
-    assert run.winner() == {"predicted": 6.74, "measured": None, "flops": None, "trial_id": None}
+    assert run.winner() == {"predicted": 6.74, "measured": None, "flops": None, "params": None, "latency_ms": None, "trial_id": None}
     folder = copy_fixture(tmp_path)
     recipe = folder / "best_recipe.yaml"
     text = recipe.read_text().replace("# predicted ap: 6.74; not trained during the search",
                                       "# predicted ap: 5.40; measured on the proxy budget: 5.12")
     recipe.write_text(text)
-    assert load_run(folder).winner() == {"predicted": 5.4, "measured": 5.12, "flops": 246942720.0, "trial_id": "b68bdcfa"}
+    winner = load_run(folder).winner()
+    assert winner == {"predicted": 5.4, "measured": 5.12, "flops": 246942720.0, "params": winner["params"], "latency_ms": None,
+                      "trial_id": "b68bdcfa"}
+    assert winner["params"] > 1e5, "the measured trial's params"
     recipe.write_text(text.replace("# predicted ap: 5.40;", "# flops: 2.5e+08\n# predicted ap: 5.40;"))
     assert load_run(folder).winner()["flops"] == 2.5e8
 
@@ -291,3 +294,20 @@ def test_cli_compares_runs_including_one_with_failed_trials(tmp_path, capsys):
     assert "| dead0001 | - | failed | TrainingError: loss is nan at epoch 2 |" in text
     assert "Nothing to score: the 'random' searcher makes no predictions." in text
     assert "8 ok, 1 failed, 1 infeasible" in text
+
+
+def test_front_is_drawn_against_the_searchs_cost_objective(tmp_path):
+    folder = copy_fixture(tmp_path)
+    assert load_run(folder).cost_axis == "flops"  # objectives [ap]: FLOPs, as before
+    config = yaml.safe_load((folder / "search_config.yaml").read_text())
+    config["search"]["objectives"] = ["ap", "latency_ms"]
+    (folder / "search_config.yaml").write_text(yaml.safe_dump(config))
+    assert load_run(folder).cost_axis == "flops", "no trial recorded a latency: nothing to draw against"
+    trials = pd.read_csv(folder / "trials.csv", dtype={"trial_id": "str", "error": "str"})
+    trials["latency_ms"] = trials["flops"] / 1e8  # latency ranks like FLOPs here, 1-3 ms
+    trials.to_csv(folder / "trials.csv", index=False)
+    run = load_run(folder)
+    assert run.cost_axis == "latency_ms"
+    text = write_report([run], tmp_path / "report").read_text()
+    assert "### AP vs latency and the Pareto front" in text and "| latency (ms) |" in text
+    assert list(run.pareto("latency_ms")["trial_id"]) == list(run.pareto("flops")["trial_id"])

@@ -22,10 +22,9 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 
 from core.atomic import atomic_open
 from nars.analysis.importance import is_numeric
-from nars.analysis.run import Run
+from nars.analysis.run import COST_AXES, Run
 from nars.tables import PARAM_PREFIX
 
-GIGA = 1e9
 MAX_LEGEND_ROUNDS = 8  # more rounds get a colour bar instead of legend entries
 LOG_RANGE = 50  # parameter values spanning more than this factor are shown on a log axis
 
@@ -64,39 +63,42 @@ class RoundColours:
 
 
 def pareto(run: Run, path: Path) -> Path:
-    """Accuracy vs GFLOPs of every measured trial, the Pareto front, the best trial and the winner."""
-    metric = run.metric
+    """Accuracy vs the run's cost axis (FLOPs, or the search's cost objective) of every measured trial,
+    the Pareto front, the best trial and the winner."""
+    metric, x = run.metric, run.cost_axis
+    unit, name, _, axis_label = COST_AXES[x]
     data = run.measured()
-    data = data[data["flops"].notna()]
-    front = run.pareto("flops", metric)
+    data = data[data[x].notna()]
+    front = run.pareto(x, metric)
     fig = Figure(figsize=(7.5, 5))
     ax = fig.subplots()
     colours = RoundColours(data["round"])
     for r in colours.rounds:
         part = data[data["round"] == r]
-        ax.scatter(part["flops"] / GIGA, part[metric], color=colours.colour(r), s=36, label=colours.label(f"round {r} trials"), zorder=3)
+        ax.scatter(part[x] / unit, part[metric], color=colours.colour(r), s=36, label=colours.label(f"round {r} trials"), zorder=3)
     colours.finish(fig, ax)
     rest = data[data["round"].isna()]  # baselines have no rounds
     if len(rest):
-        ax.scatter(rest["flops"] / GIGA, rest[metric], color="tab:blue", s=36, label="trials", zorder=3)
-    ax.step(front["flops"] / GIGA, front[metric], where="post", color="tab:red", lw=1.5, label=f"Pareto front ({len(front)} trials)", zorder=2)
+        ax.scatter(rest[x] / unit, rest[metric], color="tab:blue", s=36, label="trials", zorder=3)
+    ax.step(front[x] / unit, front[metric], where="post", color="tab:red", lw=1.5, label=f"Pareto front ({len(front)} trials)", zorder=2)
     if len(data):
         top = data.iloc[0]
-        ax.scatter([top["flops"] / GIGA], [top[metric]], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=4,
+        ax.scatter([top[x] / unit], [top[metric]], s=160, facecolors="none", edgecolors="black", lw=1.5, zorder=4,
                    label=f"best trial {top['trial_id']} ({top[metric]:.2f})")
     winner = run.winner()
     if winner is not None:
         shown = winner["measured"] if winner["measured"] is not None else winner["predicted"]
         kind = "measured" if winner["measured"] is not None else "predicted"
-        if winner["flops"] is not None:
-            ax.scatter([winner["flops"] / GIGA], [shown], marker="*", s=260, color="gold", edgecolors="black", zorder=5,
+        if winner[x] is not None:
+            ax.scatter([winner[x] / unit], [shown], marker="*", s=260, color="gold", edgecolors="black", zorder=5,
                        label=f"winner best_recipe.yaml ({kind} {shown:.2f})")
         else:
-            ax.axhline(shown, color="goldenrod", ls="--", lw=1.2, label=f"winner best_recipe.yaml: {kind} {shown:.2f} (FLOPs not recorded)")
+            ax.axhline(shown, color="goldenrod", ls="--", lw=1.2, label=f"winner best_recipe.yaml: {kind} {shown:.2f} ({x} not recorded)")
     skipped = len(run.trials) - len(data)
-    ax.set_xlabel("FLOPs (GFLOPs, one image at the search resolution)")
+    ax.set_xlabel(axis_label)
     ax.set_ylabel(accuracy_label(metric))
-    ax.set_title(f"{run.label}: {metric.upper()} vs FLOPs, {len(data)} measured trials" + (f" ({skipped} not measured)" if skipped else ""))
+    ax.set_title(f"{run.label}: {metric.upper()} vs {name}, {len(data)} measured trials"
+                 + (f" ({skipped} not measured)" if skipped else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return save(fig, path)

@@ -16,7 +16,7 @@ import pandas as pd
 from core.atomic import atomic_write_text
 from nars import run_folder
 from nars.analysis import plots
-from nars.analysis.run import MIN_QUALITY_TRIALS, Run, load_run
+from nars.analysis.run import COST_AXES, MIN_QUALITY_TRIALS, Run, load_run
 from nars.tables import PARAM_PREFIX, STATUSES
 
 TOP_PARAMETERS = 6  # parameters shown in the top-k values figure
@@ -134,13 +134,15 @@ def varying_parameters(measured: pd.DataFrame) -> list[str]:
 
 
 def pareto_section(run: Run, output: Path, prefix: str) -> list[str]:
-    lines = [f"### {run.metric.upper()} vs FLOPs and the Pareto front", ""]
-    front = run.pareto("flops", run.metric)
+    x = run.cost_axis
+    unit, name, heading, _ = COST_AXES[x]
+    lines = [f"### {run.metric.upper()} vs {name} and the Pareto front", ""]
+    front = run.pareto(x, run.metric)
     if front.empty:
-        return lines + ["No measured trial has FLOPs: no front to draw.", ""]
+        return lines + [f"No measured trial has {x}: no front to draw.", ""]
     figure = plots.pareto(run, output / f"{prefix}pareto.png")
-    lines += [f"![{run.metric} vs FLOPs]({figure.name})", "", "Pareto front (no measured trial is both cheaper and more accurate):", "",
-              markdown_table(pd.DataFrame({"trial_id": front["trial_id"], "GFLOPs": front["flops"] / 1e9, run.metric: front[run.metric]})), ""]
+    lines += [f"![{run.metric} vs {name}]({figure.name})", "", "Pareto front (no measured trial is both cheaper and more accurate):", "",
+              markdown_table(pd.DataFrame({"trial_id": front["trial_id"], heading: front[x] / unit, run.metric: front[run.metric]})), ""]
     if run.recipe is not None and run.recipe.predicted is not None:
         measured = (f"measured on the proxy budget {run.recipe.measured:.2f}" if run.recipe.measured is not None
                     else "not trained during the search")

@@ -28,6 +28,14 @@ MIN_IMPORTANCE_TRIALS = 4
 QUALITY_SCORES = ("kendall_tau", "spearman", "rmse")  # the keys of `nars.metrics.ranking_metrics`
 
 
+COST_AXES: dict[str, tuple[float, str, str, str]] = {
+    "flops": (1e9, "FLOPs", "GFLOPs", "FLOPs (GFLOPs, one image at the search resolution)"),
+    "params": (1e6, "params", "M params", "parameters (millions)"),
+    "latency_ms": (1.0, "latency", "latency (ms)", "latency (ms, as search.latency measures it)"),
+}
+"""Cost column -> (unit divisor, name, table heading, axis label) for fronts drawn and tabled."""
+
+
 @dataclass
 class Run:
     """One search: `trials` (one row per trial) and `curves` (one row per trial and epoch).
@@ -61,6 +69,15 @@ class Run:
     @property
     def searcher(self) -> str:
         return self.config.get("search", {}).get("searcher", "unknown")
+
+    @property
+    def cost_axis(self) -> str:
+        """The cost a front is drawn against: the search's first cost objective when its trials
+        recorded it (`search.objectives: [ap, latency_ms]`), else FLOPs."""
+        for name in self.config.get("search", {}).get("objectives", [])[1:]:
+            if name in COST_AXES and name in self.trials and self.trials[name].notna().any():
+                return name
+        return "flops"
 
     def measured(self) -> pd.DataFrame:
         """Trials whose accuracy was measured (status ok or stopped early), best first."""
@@ -148,10 +165,10 @@ class Run:
 
     def winner(self) -> dict[str, Any] | None:
         """The final recipe as plotted beside the trials: predicted and measured accuracy, and its
-        FLOPs when known (written in the recipe header, or of the trial that measured it)."""
+        costs when known (written in the recipe header, or of the trial that measured it)."""
         if self.recipe is None or self.recipe.predicted is None:
             return None
-        flops = self.recipe.costs.get("flops")
+        costs = {name: self.recipe.costs.get(name) for name in COST_AXES}
         trial_id = None
         if self.recipe.measured is not None:
             data = self.measured()
@@ -159,8 +176,9 @@ class Run:
             close = data[np.isclose(data[self.metric], self.recipe.measured, rtol=0, atol=5e-3)]
             if len(close) == 1:
                 trial_id = close["trial_id"].iloc[0]
-                flops = flops if flops is not None else float(close["flops"].iloc[0])
-        return {"predicted": self.recipe.predicted, "measured": self.recipe.measured, "flops": flops, "trial_id": trial_id}
+                costs = {name: value if value is not None or name not in close or pd.isna(close[name].iloc[0])
+                         else float(close[name].iloc[0]) for name, value in costs.items()}
+        return {"predicted": self.recipe.predicted, "measured": self.recipe.measured, **costs, "trial_id": trial_id}
 
 
 def load_run(path: str | Path) -> Run:
