@@ -1,4 +1,4 @@
-"""Int8 accuracy: COCO AP of a trained checkpoint, its ONNX fp32 file and its int8 files, on the user's data.
+"""Int8 accuracy: COCO AP and latency of a trained checkpoint, its ONNX fp32 file and its int8 files, on the user's data.
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/int8_accuracy.py --checkpoint runs/raccoon/model_final.pt \
         --data ../shared/data/raccoon [--calibration-images DIR] [--counts 64 256] [--seeds 0 1 2]
@@ -9,7 +9,10 @@ are quantized exactly as `detector.export --int8` does (`detector.quantize`), on
 subsets of each size in `--counts`, drawn with each seed of `--seeds` (a folder smaller than the
 count gives all its images, once): how far int8 AP moves with the calibration images says how
 much of an int8-vs-fp32 gap is noise. Calibrate on training images, not on the evaluated split.
-Writes the section "Int8 accuracy" of BENCHMARKS.md.
+The same files are then timed, interleaved, on the first evaluated image at each of `--threads`,
+beside the checkpoint's PyTorch inference copy and torchvision's `fasterrcnn_mobilenet_v3_large_320_fpn`
+(random weights, the checkpoint's input size and test proposals). Writes the section "Int8 accuracy"
+of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import BENCHMARKS_MD, SHARED_NOTE, header, write_section
+import torch
+from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
+
+from _common import BENCHMARKS_MD, SHARED_NOTE, header, interleaved, median, write_section
 from detector.checkpoint import model_from_checkpoint
 from detector.data import CocoDetection
 from detector.evaluate import evaluate_coco
@@ -30,6 +36,7 @@ from detector.exported import ExportedDetector
 from detector.inference import optimize_for_inference
 from detector.predict import find_images
 from detector.quantize import calibration_paths, load_calibration_images, quantize_int8
+from profiling import onnx_call
 
 SECTION = "Int8 accuracy"
 KEYS = ("ap", "ap50", "ap75")
@@ -37,6 +44,33 @@ KEYS = ("ap", "ap50", "ap75")
 
 def evaluate(model: Any, dataset: CocoDetection, batch_size: int) -> dict[str, Any]:
     return evaluate_coco(model, dataset, batch_size=batch_size, progress=False)
+
+
+def latency_table(detector: torch.nn.Module, files: dict[str, Path], image: torch.Tensor, args: argparse.Namespace) -> list[str]:
+    """Median ms per image of the deployed forms and torchvision's model, interleaved, per thread count."""
+    config = detector.config
+    baseline = "tv mobilenet_v3_large_320_fpn (same input size and proposals)"
+    tv = fasterrcnn_mobilenet_v3_large_320_fpn(
+        weights=None, weights_backbone=None, num_classes=len(detector.roi_heads.box_predictor.cls_score.bias),
+        min_size=config.input.min_size, max_size=config.input.max_size,
+        rpn_pre_nms_top_n_test=config.model.rpn.pre_nms_topk_test, rpn_post_nms_top_n_test=config.model.rpn.post_nms_topk_test,
+    ).eval()
+    copy = optimize_for_inference(detector)
+    title = (f"Latency of these models on one validation image ({image.shape[-2]}x{image.shape[-1]}), median of {args.repeats} "
+             "interleaved runs (ms; ratio to torchvision's model):")
+    lines = [title, "",
+             "| model | " + " | ".join(f"{t} thread(s)" for t in args.threads) + " |", "|---|" + "---|" * len(args.threads)]
+    times: dict[int, dict[str, float]] = {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        calls = {"checkpoint, PyTorch inference copy": lambda: copy([image]), baseline: lambda: tv([image])}
+        calls |= {name: onnx_call(path, image, threads) for name, path in files.items()}
+        with torch.inference_mode():
+            times[threads] = {name: median(t) * 1000 for name, t in interleaved(calls, args.repeats, 2).items()}
+    for name in times[args.threads[0]]:
+        cells = [f"{times[t][name]:.1f} ({times[t][name] / times[t][baseline]:.2f}x)" for t in args.threads]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def row(name: str, metrics: dict[str, Any], reference: dict[str, Any] | None) -> str:
@@ -55,6 +89,8 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--calibration-images", type=Path, help="calibration folder (default: the images of DIR/train.json)")
     parser.add_argument("--counts", type=int, nargs="+", default=[64, 256], help="calibration subset sizes")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="subset seeds per size")
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1], help="latency thread counts")
+    parser.add_argument("--repeats", type=int, default=30, help="interleaved latency runs per model")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
     args = parser.parse_args(argv)
 
@@ -82,6 +118,8 @@ def main(argv: list[str] | None = None) -> str:
                 results[name] = evaluate(ExportedDetector(int8), dataset, 1)
                 int8_ap.setdefault(len(images), []).append(results[name]["ap"] - reference["ap"])
                 print(row(name, results[name], reference), flush=True)
+        image = dataset[0][0].as_subclass(torch.Tensor)
+        timed = latency_table(detector, {"ONNX fp32": fp32, f"ONNX int8, {len(images)} calibration images": int8}, image, args)
 
     lines = header(SECTION, "int8_accuracy.py", argv,
                    f"`{args.checkpoint}` evaluated on `{args.data / args.split}.json` ({len(dataset)} images); calibration on "
@@ -91,7 +129,7 @@ def main(argv: list[str] | None = None) -> str:
               for name, metrics in results.items()]
     summary = [f"{n} images: {statistics.mean(d):+.2f} AP on average over {len(d)} subset(s) (range {min(d):+.2f} .. {max(d):+.2f})"
                for n, d in int8_ap.items()]
-    lines += ["", "Int8 minus fp32 (both ONNX, one image at a time): " + "; ".join(summary) + ".", ""]
+    lines += ["", "Int8 minus fp32 (both ONNX, one image at a time): " + "; ".join(summary) + ".", "", *timed]
     section = "\n".join(lines)
     write_section(args.output, SECTION, section)
     print(section)

@@ -66,11 +66,12 @@ def test_int8_accuracy(tmp_path: Path) -> None:
     data = make_synthetic(tmp_path / "data", num_train=3, num_val=2)
     checkpoint = write_random_checkpoint(tmp_path / "random.pt", model={"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"})
     text = run("int8_accuracy", tmp_path, "--checkpoint", str(checkpoint), "--data", str(data), "--counts", "2", "5",
-               "--seeds", "0", "1")
+               "--seeds", "0", "1", "--threads", "1", "--repeats", "1")
     assert "## Int8 accuracy" in text and "| ONNX fp32 |" in text and "| checkpoint (PyTorch, batch 4) |" in text
     # 2 of 3 training images: one subset per seed; 5 >= 3: all images, once
     assert "2 calibration images, seed 0" in text and "2 calibration images, seed 1" in text and "3 calibration images (all)" in text
     assert "the images of" in text and "circle" in text
+    assert "| ONNX int8, 3 calibration images | " in text and "| tv mobilenet_v3_large_320_fpn (same input size and proposals) | " in text
 
 
 def test_predictor_quality(tmp_path: Path) -> None:
