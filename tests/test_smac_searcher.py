@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from core.errors import ConfigError
+from nars import smac_searcher
 from nars.smac_searcher import SMACSearcher, config_space
 from search_spaces import load_space
 
@@ -49,3 +53,9 @@ def test_suggests_valid_points_and_learns_from_results(tmp_path):
     assert resumed.history == searcher.history
     assert len(resumed._optimizer().runhistory) == 16  # the history was told again
     SPACE.validate(resumed.suggest("next"))
+
+
+def test_without_smac_installed_the_error_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(smac_searcher, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"search.searcher smac needs SMAC3: pip install 'smac==2\.4\.1'"):
+        SMACSearcher(SPACE)
