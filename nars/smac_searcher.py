@@ -76,14 +76,16 @@ class SMACSearcher(MetricAwareSearcher):
         self.history: list[tuple[dict[str, Any], float]] = []  # (SMAC configuration, cost) told so far
         self.pending: dict[str, Any] = {}  # trial id -> SMAC TrialInfo
         self._smac: Any = None
+        self._workdir: tempfile.TemporaryDirectory | None = None  # SMAC's own files; removed with the searcher
 
     def _optimizer(self) -> Any:
         """The SMAC facade, made on first use (and after `restore`), with the history told again."""
         if self._smac is None:
             from smac import HyperparameterOptimizationFacade, Scenario
 
+            self._workdir = tempfile.TemporaryDirectory(prefix="nars_smac_")
             scenario = Scenario(config_space(self.space, self.seed), deterministic=True, n_trials=self.max_trials, seed=self.seed,
-                                output_directory=Path(tempfile.mkdtemp(prefix="nars_smac_")))
+                                output_directory=Path(self._workdir.name))
             self._smac = HyperparameterOptimizationFacade(scenario, _never_called, overwrite=True, logging_level=40)
             for values, cost in self.history:
                 self._tell(self._trial_info(values), cost)
@@ -131,7 +133,7 @@ class SMACSearcher(MetricAwareSearcher):
 
     def restore(self, checkpoint_path: str) -> None:
         self.history = [(values, cost) for values, cost in json.loads(Path(checkpoint_path).read_text())["history"]]
-        self.pending, self._smac = {}, None
+        self.pending, self._smac, self._workdir = {}, None, None
 
 
 def _plain(value: Any) -> Any:
