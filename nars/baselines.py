@@ -1,4 +1,4 @@
-"""Baseline searchers over the same spaces: uniform random sampling, regularized evolution and Optuna (TPE, QMC).
+"""Baseline searchers over the same spaces: uniform random sampling, regularized evolution and Optuna (TPE, QMC, GP).
 
 Optuna runs through Ray's own `OptunaSearch` with a define-by-run function that asks Optuna for
 exactly the space's active parameters (conditions respected), so trials are comparable with NARS.
@@ -114,13 +114,25 @@ class OptunaDefineByRun:
                 raise TypeError(f"no Optuna distribution for parameter type {type(param).__name__}")
 
 
+def optuna_sampler(kind: str, seed: int) -> Any:
+    """The Optuna sampler `kind` names: TPE, scrambled QMC, or a Gaussian process (`GPSampler`, which needs torch)."""
+    import optuna
+
+    samplers = {
+        "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "optuna-qmc": lambda: optuna.samplers.QMCSampler(seed=seed, scramble=True),
+        "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed),
+    }
+    if kind not in samplers:
+        raise ValueError(f"unknown Optuna sampler {kind!r}; one of {sorted(samplers)}")
+    return samplers[kind]()
+
+
 def optuna_searcher(space: Any, kind: str, seed: int = 0, *, metric: str = "ap", mode: str = "max") -> Searcher:
-    """Ray's `OptunaSearch` with a TPE or scrambled-QMC sampler over `space`.
+    """Ray's `OptunaSearch` with the sampler `kind` names over `space`.
 
     With a define-by-run space OptunaSearch takes metric and mode only here (not from TuneConfig).
     """
-    import optuna
     from ray.tune.search.optuna import OptunaSearch
 
-    sampler = optuna.samplers.TPESampler(seed=seed) if kind == "optuna-tpe" else optuna.samplers.QMCSampler(seed=seed, scramble=True)
-    return OptunaSearch(space=OptunaDefineByRun(space), sampler=sampler, metric=metric, mode=mode)
+    return OptunaSearch(space=OptunaDefineByRun(space), sampler=optuna_sampler(kind, seed), metric=metric, mode=mode)

@@ -100,7 +100,9 @@ class LatencySettings(Section):
 class SearchSettings(RoundSettings):
     """The `search:` section: the NARS round settings (`nars.settings.RoundSettings`) plus the run's."""
 
-    searcher: SearcherName = Field("nars", description="NARS, or a baseline on the same space (Optuna through Ray's `OptunaSearch`)")
+    searcher: SearcherName = Field("nars", description=(
+        "NARS, or a baseline on the same space: random, Optuna TPE / QMC / GP through Ray's `OptunaSearch`, SMAC3's"
+        " random-forest HPO facade, or local search with restarts"))
     num_samples: int = Field(16, ge=2, description="trials to run")
     objectives: list[str] = Field(
         default_factory=lambda: ["ap"], min_length=1,

@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from core.schema import Section
 
-SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc"]
+SearcherName = Literal["nars", "random", "optuna-tpe", "optuna-qmc", "optuna-gp", "smac", "local"]
 SEARCHERS: tuple[str, ...] = get_args(SearcherName)
 """The `search.searcher` values (`nars.search --searcher` takes its choices from here)."""
 

@@ -41,7 +41,7 @@ def init_ray(address: str | None) -> None:
 
 
 def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials: int) -> Any:
-    """The Tune searcher `search.searcher` names: NARS, or a baseline (random, Optuna TPE / QMC)."""
+    """The Tune searcher `search.searcher` names: NARS, or a baseline (random, Optuna TPE / QMC / GP, SMAC3, local search)."""
     s = experiment.search
     if s.searcher == "nars":
         settings = RoundSettings.model_validate(s.model_dump(include=set(RoundSettings.model_fields)))
@@ -53,6 +53,14 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
         from nars.baselines import RandomSearcher
 
         return RandomSearcher(space, max_trials=max_trials, feasible=costs.feasibility, seed=s.seed)
+    if s.searcher == "local":
+        from nars.local_search import LocalSearch
+
+        return LocalSearch(space, feasible=costs.feasibility, seed=s.seed, metric=s.metric, mode="max")
+    if s.searcher == "smac":
+        from nars.smac_searcher import SMACSearcher
+
+        return SMACSearcher(space, max_trials=max_trials, seed=s.seed, metric=s.metric, mode="max")
     from nars.baselines import optuna_searcher
 
     return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max")

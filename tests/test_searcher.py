@@ -116,7 +116,7 @@ def test_waits_for_a_round_then_finishes(tmp_path):
 
 def test_constraints_filter_every_suggestion():
     space = load_space(SPACE)
-    feasible = lambda points: np.array([p["x0"] < 0.5 for p in points])  # noqa: E731
+    feasible = lambda points: np.array([p["x0"] < 0.5 for p in points])
     searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), feasible=feasible, seed=1)
     assert all(p["x0"] < 0.5 for p in _drive(searcher, 16))
 
@@ -124,7 +124,7 @@ def test_constraints_filter_every_suggestion():
 def test_multi_objective_prefers_the_predicted_front():
     """With costs, candidates go best Pareto rank first (predicted accuracy up, cost down), not by accuracy alone."""
     space = load_space(SPACE)
-    cost = lambda points: {"flops": np.array([p["x1"] for p in points])}  # noqa: E731
+    cost = lambda points: {"flops": np.array([p["x1"] for p in points])}
     candidates = space.sample(100, seed=5, method="random")  # fewer than the shortlist: every candidate is costed
     predicted = np.array([objective(p) for p in candidates])
     objectives = np.column_stack([predicted, [p["x1"] for p in candidates]])
@@ -160,13 +160,19 @@ def test_bad_round_settings():
         RoundSettings(candidate_pool=8, round_size=16)
 
 
-@pytest.mark.parametrize("kind", ["random", "optuna-tpe", "optuna-qmc"])
+@pytest.mark.parametrize("kind", ["random", "optuna-tpe", "optuna-qmc", "optuna-gp", "smac", "local"])
 def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
     from nars.baselines import RandomSearcher, optuna_searcher
+    from nars.local_search import LocalSearch
+    from nars.smac_searcher import SMACSearcher
 
     space = load_space({"parameters": {**SPACE["parameters"], "y": {"type": "int", "low": 1, "high": 9, "step": 2, "when": {"op": "b"}}}})
     if kind == "random":
         searcher, properties = RandomSearcher(space, max_trials=6, seed=0), {"metric": "score", "mode": "max"}
+    elif kind == "smac":  # without a param_space Tune does not pass its metric on: the searcher gets its own
+        searcher, properties = SMACSearcher(space, max_trials=6, seed=0, metric="score", mode="max"), {}
+    elif kind == "local":
+        searcher, properties = LocalSearch(space, initial=3, seed=0, metric="score", mode="max"), {}
     else:  # a define-by-run OptunaSearch takes metric and mode itself, not from the TuneConfig
         searcher, properties = optuna_searcher(space, kind, seed=0, metric="score", mode="max"), {}
     tuner = tune.Tuner(
@@ -180,6 +186,10 @@ def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
         point = {k.removeprefix("config/"): v for k, v in row.items() if k.startswith("config/") and v == v}
         space.validate(point)
         assert ("y" in point) == (point["op"] == "b")
+    if kind == "smac":  # SMAC was told every result
+        assert len(searcher.history) == 6
+    if kind == "local":  # the best of the 3 random points became the incumbent
+        assert searcher.incumbent is not None
 
 
 def test_a_stopped_trial_is_recorded_but_does_not_pull_the_predictor():

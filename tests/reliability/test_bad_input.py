@@ -425,7 +425,7 @@ CASES = [
     pytest.param(Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, "--batch-size", "0"),
                       ("--batch-size must be >= 1, got 0",)), id="evaluate-batch-size-zero"),
     pytest.param(search_case("search.searcher=foo", expect=(
-        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe' or 'optuna-qmc'",),
+        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe', 'optuna-qmc', 'optuna-gp', 'smac' or 'local'",),
                              in_subprocess=True), id="search-unknown-searcher"),
     pytest.param(search_case("search.latency.backend=tflite", expect=(
         "search.yaml: search.latency.backend: got 'tflite'; input should be 'torch', 'onnxruntime' or 'onnxruntime-int8'",)),

@@ -1,0 +1,61 @@
+"""The SMAC3 adapter without Ray: the ConfigSpace it builds, valid points, learning from told results, restore."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import ConfigError
+from nars import smac_searcher
+from nars.smac_searcher import SMACSearcher, config_space
+from search_spaces import load_space
+
+SPACE = load_space({"parameters": {
+    "op": {"type": "choice", "values": ["a", "b", None]},
+    "depth": {"type": "int", "low": 1, "high": 9, "step": 2, "when": {"op": "b"}},
+    "width": {"type": "int", "low": 8, "high": 16},
+    "lr": {"type": "float", "low": 1e-4, "high": 1.0, "log": True},
+    "pinned": {"type": "float", "low": 0.5, "high": 0.5},  # unconditional: a fixed value of the space
+    "gate": {"type": "choice", "values": [True], "when": {"op": "a"}},  # one value, but conditional: a parameter
+}})
+
+
+def score(point: dict) -> float:
+    return -abs(point["width"] - 12) - (1.0 if point["op"] is None else 0.0)
+
+
+def drive(searcher: SMACSearcher, start: int, n: int) -> list[dict]:
+    points = []
+    for i in range(start, start + n):
+        point = searcher.suggest(str(i))
+        searcher.on_trial_complete(str(i), {"score": score(point)})
+        points.append(point)
+    return points
+
+
+def test_config_space_mirrors_the_space():
+    cs = config_space(SPACE, seed=0)
+    assert sorted(cs) == ["depth", "lr", "op", "width"]  # one-value parameters are not searched
+    assert list(cs["op"].choices) == [0, 1, 2] and list(cs["depth"].sequence) == [1, 3, 5, 7, 9]
+    assert (cs["width"].lower, cs["width"].upper) == (8, 16) and cs["lr"].log
+    assert [c.parent.name for c in cs.conditions] == ["op"]  # depth only while op is "b" (index 1)
+
+
+def test_suggests_valid_points_and_learns_from_results(tmp_path):
+    searcher = SMACSearcher(SPACE, max_trials=20, seed=0, metric="score", mode="max")
+    points = drive(searcher, 0, 16)
+    for point in points:
+        SPACE.validate(point)
+        assert ("depth" in point) == (point["op"] == "b") and ("gate" in point) == (point["op"] == "a")
+    assert [cost for _, cost in searcher.history] == [-score(p) for p in points]  # told negated: SMAC minimises
+    searcher.save(str(tmp_path / "state.json"))
+    resumed = SMACSearcher(SPACE, max_trials=20, seed=0, metric="score", mode="max")
+    resumed.restore(str(tmp_path / "state.json"))
+    assert resumed.history == searcher.history
+    assert len(resumed._optimizer().runhistory) == 16  # the history was told again
+    SPACE.validate(resumed.suggest("next"))
+
+
+def test_without_smac_installed_the_error_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(smac_searcher, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match=r"search.searcher smac needs SMAC3: pip install 'smac==2\.4\.1'"):
+        SMACSearcher(SPACE)
