@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 import yaml
 from conftest import write_random_checkpoint
 
-from _tiny import REPO
+from _tiny import CLI_ENV, REPO
 from core.errors import CheckpointError, ConfigError
 from detector.model import build_detector
 from nars.pretrained import check_weights, init_label
@@ -84,3 +87,19 @@ def test_a_checkpoint_that_does_not_fit_is_one_line_naming_the_file(tmp_path, wr
     with pytest.raises(CheckpointError, match=message) as caught:
         check_weights(space)
     assert "\n" not in str(caught.value) and str(caught.value).startswith("space.base.model.weights: ")
+
+
+def test_small_search_through_the_cli_fine_tunes_every_trial(tiny_checkpoint, tmp_path):
+    """2 trials of 1 epoch on the tiny arch, every one from the checkpoint; the winner keeps the weights."""
+    out = tmp_path / "search"
+    overrides = ["data.synthetic.num_train=8", "data.synthetic.num_val=4", "search.num_samples=2", "search.initial_points=2",
+                 "search.proxy_epochs=1", "search.evolution.population=8", "search.evolution.generations=2",
+                 "search.evolution.children_per_generation=64", "search.predictor.pretrain_points=8",
+                 f"space.base.model.weights={tiny_checkpoint}", "space.exclude=[arch,input,warmup_fraction]"]
+    result = subprocess.run([sys.executable, "-m", "nars.search", "--config", "experiments/quickstart_search.yaml",
+                             "--output", str(out), "--set", *overrides], check=False, cwd=REPO, env=CLI_ENV, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and set(trials["init"]) == {"pretrained"} and "param.freeze_at" in trials
+    recipe = yaml.safe_load((out / "best_recipe.yaml").read_text())
+    assert recipe["model"]["weights"] == str(tiny_checkpoint) and recipe["model"]["freeze_at"] in (0, 1, 2)
