@@ -289,14 +289,18 @@ def load_state_dict_into(model: nn.Module, state: dict[str, Tensor], source: str
     return report
 
 
-def load_weights(model: nn.Module, name_or_path: str, prefer_ema: bool = False) -> LoadReport:
-    """Resolve `model.weights` (registry name or file), load it (read once per process), and log what happened."""
+def read_weights(name_or_path: str, prefer_ema: bool = False) -> dict[str, Tensor]:
+    """The state dict `model.weights` names (registry name or file), read once per process."""
     path = resolve_weights(name_or_path)
     checkpoint = cached_checkpoint(path)
     try:
-        state = extract_state_dict(checkpoint, prefer_ema=prefer_ema)
+        return extract_state_dict(checkpoint, prefer_ema=prefer_ema)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    report = load_state_dict_into(model, state, source=str(name_or_path))
+
+
+def load_weights(model: nn.Module, name_or_path: str, prefer_ema: bool = False) -> LoadReport:
+    """Resolve `model.weights` (registry name or file), load it (read once per process), and log what happened."""
+    report = load_state_dict_into(model, read_weights(name_or_path, prefer_ema), source=str(name_or_path))
     log.warning(report.summary()) if (report.missing or report.reinitialized) else log.info(report.summary())
     return report

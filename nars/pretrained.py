@@ -34,7 +34,7 @@ def check_weights(space: Any) -> None:
     Normalisation statistics the model has no place for are not differences: a searched `norm: GN`
     keeps the checkpoint's affine parameters and drops its BN running statistics."""
     from detector.model import build_detector
-    from detector.weights import load_weights
+    from detector.weights import load_state_dict_into, read_weights
 
     weights = space.base.model.weights
     if weights is None:
@@ -42,7 +42,7 @@ def check_weights(space: Any) -> None:
     config: DetectorConfig = space.to_config(space.sample(1)[0])  # the arch is pinned: every point has this one
     model = build_detector(config, num_classes=config.model.num_classes or 1, load_weights=False)
     try:
-        report = load_weights(model, weights)
+        report = load_state_dict_into(model, read_weights(weights), source=weights)  # no log line: trials log theirs
     except CheckpointError as exc:
         raise CheckpointError(f"space.base.model.weights: {exc}") from None
     unused = [k for k in report.unexpected if k.startswith(NETWORK_PREFIXES) and not k.endswith(NORM_STATISTICS)]
