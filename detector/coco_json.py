@@ -4,6 +4,7 @@ and the id, then indexed by pycocotools (which would fail with bare KeyErrors on
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import math
@@ -19,7 +20,21 @@ _SINGULAR = {"images": "image", "annotations": "annotation", "categories": "cate
 
 
 def read_coco(ann_file: Path) -> COCO:
-    """The validated, indexed annotation file."""
+    """The validated, indexed annotation file, parsed once per process and file version (path, mtime, size).
+
+    A search worker builds the same train and val sets for every trial; a COCO-size file takes tens of
+    seconds to parse. The returned object is shared: callers must not modify it.
+    """
+    ann_file = Path(ann_file)
+    if not ann_file.is_file():
+        raise DataError(f"annotation file not found: {ann_file}")
+    stat = ann_file.stat()
+    return _parse_once(ann_file.resolve(), stat.st_mtime_ns, stat.st_size, ann_file)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_once(resolved: Path, mtime_ns: int, size: int, ann_file: Path) -> COCO:
+    """The cache of `read_coco` (keyed by the resolved path and the file's version); errors name `ann_file` as given."""
     data = _read_json(ann_file)
     _validate_coco(ann_file, data)
     return _build_coco(data)

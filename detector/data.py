@@ -13,7 +13,7 @@ import math
 import random
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -173,10 +173,12 @@ class CocoDetection(Dataset):
     Labels are contiguous 1..K in sorted category-id order (0 is background, torchvision's
     convention); `label_to_category_id` maps back for COCOeval on `coco`. Images without any usable
     box are kept with empty targets. `box_stats` counts boxes dropped/clipped and crowd
-    annotations ignored.
+    annotations ignored. `image_ids` keeps only those images (a search's slice, `detector.subset`).
     """
 
-    def __init__(self, ann_file: str | Path, image_dir: str | Path, transforms: Transform | None = None) -> None:
+    def __init__(
+        self, ann_file: str | Path, image_dir: str | Path, transforms: Transform | None = None, image_ids: Collection[int] | None = None
+    ) -> None:
         self.ann_file = Path(ann_file)
         self.image_dir = Path(image_dir)
         self.transforms = transforms
@@ -190,7 +192,8 @@ class CocoDetection(Dataset):
         self.class_names: list[str] = [self.coco.cats[cid]["name"] for cid in category_ids]
         self.num_classes = len(category_ids)
 
-        self._infos = list(self.coco.dataset["images"])
+        keep = None if image_ids is None else set(image_ids)
+        self._infos = [info for info in self.coco.dataset["images"] if keep is None or info["id"] in keep]
         self.image_ids: list[int] = [info["id"] for info in self._infos]
         self._check_files_exist()
 
@@ -331,12 +334,19 @@ def build_dataloader(
 
 @dataclass(frozen=True)
 class DataPaths:
-    """Where the train/val annotation files and image folders are; val is optional."""
+    """Where the train/val annotation files and image folders are; val is optional.
+
+    `max_train_images` / `max_val_images` train and evaluate on a seeded, class-stratified slice of a
+    split (`detector.subset`; a search's trials); None = every image.
+    """
 
     train_json: Path
     train_images: Path
     val_json: Path | None = None
     val_images: Path | None = None
+    max_train_images: int | None = None
+    max_val_images: int | None = None
+    subset_seed: int = 0
 
 
 _LAYOUT = "expected layout: DIR/images/, DIR/train.json, DIR/val.json (file_name relative to images/)"

@@ -9,6 +9,7 @@ original name; loading inverts it through the model's own key list, so there is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -156,6 +157,26 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def cached_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """`read_checkpoint` once per process and file version (resolved path, mtime, size).
+
+    Every search trial that a Ray worker runs fine-tunes from the same file; reading it once per
+    worker instead of once per trial saves the load (seconds for a COCO checkpoint). A rewritten
+    file has a new mtime or size and is read again. Callers must not modify the returned tensors.
+    """
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    stat = path.stat()
+    return _read_once(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=2)
+def _read_once(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    """The cache of `cached_checkpoint`; mtime and size are part of the key only."""
+    return read_checkpoint(path)
+
+
 def _cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / "fbnetv3od"
 
@@ -268,10 +289,18 @@ def load_state_dict_into(model: nn.Module, state: dict[str, Tensor], source: str
     return report
 
 
-def load_weights(model: nn.Module, name_or_path: str, prefer_ema: bool = False) -> LoadReport:
-    """Resolve `model.weights` (registry name or file), load it, and log what happened."""
+def read_weights(name_or_path: str, prefer_ema: bool = False) -> dict[str, Tensor]:
+    """The state dict `model.weights` names (registry name or file), read once per process."""
     path = resolve_weights(name_or_path)
-    state = extract_state_dict(read_checkpoint(path), prefer_ema=prefer_ema)
-    report = load_state_dict_into(model, state, source=str(name_or_path))
+    checkpoint = cached_checkpoint(path)
+    try:
+        return extract_state_dict(checkpoint, prefer_ema=prefer_ema)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def load_weights(model: nn.Module, name_or_path: str, prefer_ema: bool = False) -> LoadReport:
+    """Resolve `model.weights` (registry name or file), load it (read once per process), and log what happened."""
+    report = load_state_dict_into(model, read_weights(name_or_path, prefer_ema), source=str(name_or_path))
     log.warning(report.summary()) if (report.missing or report.reinitialized) else log.info(report.summary())
     return report

@@ -15,6 +15,7 @@ Relative paths are resolved against the working directory, like every other CLI 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,16 @@ class DataSettings(Section):
     synthetic: SyntheticData | None = Field(
         None,
         description="generate a small synthetic COCO data set into `RUN/data` (when neither `dir` nor `train_json` is given)",
+    )
+    max_train_images: int | None = Field(
+        None, ge=1,
+        description=(
+            "trials train on this many training images, a class-stratified slice seeded by `search.seed` (every class kept "
+            "while the slice has room); null = all. The winner's final run trains on all of them"
+        ),
+    )
+    max_val_images: int | None = Field(
+        None, ge=1, description="trials are evaluated on this many validation images, sliced like `max_train_images`; null = all",
     )
 
     @model_validator(mode="after")
@@ -164,7 +175,13 @@ class Experiment(Section):
     output: str | None = Field(None, description="run folder (default: `runs/<config name>`; `--output` wins)")
 
     def data_paths(self, output_dir: Path) -> DataPaths:
-        """Resolve the data set, generating the synthetic one into `output_dir/data` when asked."""
+        """The trials' data: the data set (the synthetic one generated into `output_dir/data` when asked), sliced
+        to `data.max_*_images` with `search.seed`."""
+        d = self.data
+        return replace(self._full_data_paths(output_dir), max_train_images=d.max_train_images, max_val_images=d.max_val_images,
+                       subset_seed=self.search.seed)
+
+    def _full_data_paths(self, output_dir: Path) -> DataPaths:
         d = self.data
         if d.dir is None and d.train_json is None and d.synthetic is not None:
             from detector.synthetic import generate_synthetic_coco

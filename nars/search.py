@@ -30,6 +30,7 @@ from nars.calibrate import calibrate
 from nars.costs import Costs
 from nars.experiment import load_experiment
 from nars.final_stage import final_stage
+from nars.pretrained import check_weights
 from nars.proxy import proxy_space_spec, warn_shadowed_base
 from nars.searcher import NARSSearcher
 from nars.settings import SEARCHERS
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     space_spec = proxy_space_spec(experiment.space)
     space = load_space(space_spec)
     warn_shadowed_base(space)
+    check_weights(space)  # a checkpoint that does not fit fails here, once, not in every trial
     latency = experiment.search.latency
     costs = Costs(space, experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend)
     if costs.constraints:  # fail fast, naming the constraint, before anything is written

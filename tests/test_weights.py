@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import write_random_checkpoint
 
 from core.errors import CheckpointError
-from detector import build_detector
+from detector import build_detector, weights
 from detector.weights import (
     WEIGHTS,
     PretrainedWeights,
@@ -192,3 +193,20 @@ def test_download_is_cached_and_verified(hub_dir, monkeypatch, fixtures_dir):
     with pytest.raises(CheckpointError, match="SHA-256"):
         resolve_weights("bad")
     assert not [p for p in (hub_dir / "other").rglob("*") if p.is_file()]
+
+
+def test_two_builds_in_one_process_read_the_checkpoint_once(tmp_path, monkeypatch):
+    """A Ray worker runs many trials from one `model.weights` file: it is read once per process and file version."""
+    tiny_checkpoint = write_random_checkpoint(tmp_path / "tiny.pt", model={"arch": "fbnetv3_a_dsmask_tiny"})
+    reads: list[Path] = []
+    real = weights.read_checkpoint
+    monkeypatch.setattr(weights, "read_checkpoint", lambda path: reads.append(path) or real(path))
+    weights._read_once.cache_clear()
+    config = {"model": {"arch": "fbnetv3_a_dsmask_tiny", "weights": str(tiny_checkpoint), "freeze_at": 0}}
+    first, second = build_detector(config, num_classes=3), build_detector(config, num_classes=3)
+    assert len(reads) == 1
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    stat = tiny_checkpoint.stat()
+    os.utime(tiny_checkpoint, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a rewritten file (new mtime) is read again
+    build_detector(config, num_classes=3)
+    assert len(reads) == 2

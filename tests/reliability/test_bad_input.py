@@ -219,6 +219,17 @@ def search_case(*overrides: str, expect: tuple[str, ...], in_subprocess: bool = 
                 in_subprocess=in_subprocess, check=check)
 
 
+def search_from_weights(write: Callable[[Path], object], expect: tuple[str, ...]) -> Case:
+    """The quickstart search with its arch pinned, fine-tuning from the file `write` makes."""
+
+    def build(tmp: Path, assets: Assets) -> list[str]:
+        path = tmp / "weights.pt"
+        write(path)
+        return search_argv(tmp, assets, f"space.base.model.weights={path}", "space.exclude=[arch,input,warmup_fraction]")
+
+    return Case("nars.search", build, expect, check=ray_not_started)
+
+
 def ray_not_started() -> None:
     import ray
 
@@ -434,6 +445,11 @@ CASES = [
                              check=ray_not_started), id="search-impossible-flops"),
     pytest.param(search_case("search.proxy_epochs", expect=("--set expects key=value", "got 'search.proxy_epochs'")),
                  id="search-set-without-equals"),
+    pytest.param(search_from_weights(lambda p: write_random_checkpoint(p, model={"arch": "fbnetv3_a_dsmask"}), expect=(
+        "space.base.model.weights: ", "weights.pt does not fit this architecture", "tensors differ in shape")),
+                 id="search-weights-of-another-arch"),
+    pytest.param(search_from_weights(lambda p: p.write_bytes(b"PK\x03\x04 cut off"), expect=(
+        "space.base.model.weights: ", "weights.pt: not a readable checkpoint")), id="search-weights-unreadable"),
     # checkpoints
     pytest.param(eval_checkpoint_case(lambda tmp, assets: tmp / "missing.pt", "checkpoint not found:", "missing.pt"),
                  id="checkpoint-missing"),
