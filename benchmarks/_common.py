@@ -87,3 +87,11 @@ def write_section(path: Path, title: str, section: str) -> None:
     section = section.rstrip("\n") + "\n\n"
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
     path.write_text(text.rstrip("\n") + "\n")
+
+
+def publish(path: Path, title: str, lines: Sequence[str]) -> str:
+    """Join `lines` into the section `title`, write it into `path` (only that section), print it and return it."""
+    section = "\n".join(lines)
+    write_section(path, title, section)
+    print(section)
+    return section

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
-from _common import BENCHMARKS_MD, SHARED_NOTE, header, interleaved, median, write_section
+from _common import BENCHMARKS_MD, SHARED_NOTE, header, interleaved, median, publish
 from detector.checkpoint import model_from_checkpoint
 from detector.data import CocoDetection
 from detector.evaluate import evaluate_coco
@@ -130,10 +130,7 @@ def main(argv: list[str] | None = None) -> str:
     summary = [f"{n} images: {statistics.mean(d):+.2f} AP on average over {len(d)} subset(s) (range {min(d):+.2f} .. {max(d):+.2f})"
                for n, d in int8_ap.items()]
     lines += ["", "Int8 minus fp32 (both ONNX, one image at a time): " + "; ".join(summary) + ".", "", *timed]
-    section = "\n".join(lines)
-    write_section(args.output, SECTION, section)
-    print(section)
-    return section
+    return publish(args.output, SECTION, lines)
 
 
 if __name__ == "__main__":

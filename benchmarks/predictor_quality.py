@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import BENCHMARKS_MD, figure_link, figure_path, header, median, timed, write_section
+from _common import BENCHMARKS_MD, figure_link, figure_path, header, median, publish, timed
 from hpo_tables import FREE_STAT, Table, load_table
 from nars.metrics import ranking_metrics
 from nars.predictor import Predictor, make_predictor
@@ -179,10 +179,7 @@ def main(argv: list[str] | None = None) -> str:
               "ranking signal pretraining on it can carry. Pretraining can only transfer what that statistic knows: read "
               "the verdicts above beside each table's `model size alone` row.", "",
               figure_link(args.output, figure, "predictor quality"), ""]
-    section = "\n".join(lines)
-    write_section(args.output, SECTION, section)
-    print(section)
-    return section
+    return publish(args.output, SECTION, lines)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, write_section
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, publish
 from nars.costs import Costs
 from nars.evolution import evolve
 from nars.predictor import make_predictor
@@ -242,10 +242,7 @@ def main(argv: list[str] | None = None) -> str:
               f"(slowest: {worst:,.0f}). CPU time is the process's, all threads. The cost of a new arch is "
               f"`CostModel.measure` (FLOPs + params) on {args.cost_points} random points of that space with fresh caches: the first one "
               "builds the memo of model parts, later ones reuse it.", ""]
-    section = "\n".join(lines)
-    write_section(args.output, SECTION, section)
-    print(section)
-    return section
+    return publish(args.output, SECTION, lines)
 
 
 if __name__ == "__main__":
