@@ -1,99 +1,41 @@
 """Bad input end to end (issue 9): every case runs a real CLI as a user would.
 
-Each row of `CASES` builds broken (or odd but usable) input in a fresh folder, runs
-`python -m detector.train`, `detector.evaluate` or `nars.search` on it, and checks what the user
+Each row of `CASES` (here: data, config and search; `test_bad_input_models.py`: checkpoints,
+weights, int8 export and exported models; the machinery: `bad_input.py`) builds broken (or odd but
+usable) input in a fresh folder, runs `python -m detector.train`, `detector.evaluate`,
+`detector.export` or `nars.search` on it, and checks what the user
 sees: an error ends with exit status 2 and exactly one stderr line `error: ...` naming the file,
 key or id; usable input finishes with exit status 0 and (when something was changed on load) one
 counted `warning: ...` line. Most rows call the CLI's `main(argv)` in this process (it is the same
 `run_cli`-wrapped function as the entry point); rows with `in_subprocess=True` run the real
 `python -m ...` to prove the entry point prints the same single line and no traceback.
 
-`pytest -q -rA tests/reliability/test_bad_input.py` doubles as the reliability report.
+`pytest -q -rA tests/reliability/test_bad_input*.py` doubles as the reliability report.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pytest
-import torch
-import yaml
 from conftest import write_random_checkpoint
 from PIL import Image
 
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
-
-TINY_ARCH = {"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"}
-MARKER = "PWNED"  # what the malicious pickle would create
-SUCCESS = {"detector.train": "training complete: 1 epoch", "detector.evaluate": "wrote ", "detector.export": "quantized to int8"}
-
-Json = dict[str, Any]
-Outcome = Literal["error", "warning", "ok"]
-
-
-@dataclass(frozen=True)
-class Assets:
-    """Valid inputs shared by the cases; a case copies what it breaks."""
-
-    data: Path  # synthetic COCO: 4 train images (ids 1-4), 2 val images (ids 5, 6), categories 1-3
-    config: Path  # the tiny training config, 1 epoch
-    checkpoint: Path  # random-weight tiny detector for the data's 3 classes
-    experiment: Path  # the quickstart search on `data`
-
-
-Build = Callable[[Path, Assets], list[str]]  # writes a case's input under the folder, returns the CLI arguments
-
-
-@dataclass(frozen=True)
-class Case:
-    cli: str  # module run as `python -m <cli>`
-    build: Build
-    expect: tuple[str, ...] = ()  # fragments of the single error or warning line
-    outcome: Outcome = "error"  # error: exit 2, one error line; warning: exit 0, one warning line; ok: exit 0, neither
-    absent: tuple[str, ...] = ()  # paths, relative to the case folder, that the run must not create
-    in_subprocess: bool = False  # run `python -m <cli>` instead of `main(argv)` in this process
-    check: Callable[[], None] | None = None  # a further assertion after the run
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
-    root = tmp_path_factory.mktemp("bad_input")
-    data = make_synthetic(root / "data", num_train=4, num_val=2)
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(epochs=1)))
-    experiment = yaml.safe_load((REPO / "experiments" / "quickstart_search.yaml").read_text())
-    experiment.update(data={"dir": str(data)}, output=None)
-    experiment_path = root / "search.yaml"
-    experiment_path.write_text(yaml.safe_dump(experiment))
-    checkpoint = write_random_checkpoint(root / "tiny.pt", model=TINY_ARCH)
-    return Assets(data=data, config=config, checkpoint=checkpoint, experiment=experiment_path)
-
-
-# ------------------------------------------------------------------------------- input builders
-
-
-def train_argv(tmp: Path, assets: Assets, *extra: str, data: Path | None = None, config: Path | None = None) -> list[str]:
-    return ["--config", str(config or assets.config), "--data", str(data or assets.data), "--output", str(tmp / "out"),
-            "--device", "cpu", "--no-progress", *extra]
-
-
-def eval_argv(tmp: Path, assets: Assets, *extra: str, data: Path | None = None, checkpoint: Path | None = None) -> list[str]:
-    return ["--checkpoint", str(checkpoint or assets.checkpoint), "--data", str(data or assets.data),
-            "--output", str(tmp / "eval.json"), "--device", "cpu", *extra]
-
-
-def search_argv(tmp: Path, assets: Assets, *overrides: str) -> list[str]:
-    return ["--config", str(assets.experiment), "--output", str(tmp / "search"), "--set", *overrides]
+from reliability.bad_input import (
+    Assets,
+    Case,
+    Json,
+    Outcome,
+    check_case,
+    eval_argv,
+    search_argv,
+    train_argv,
+)
 
 
 def edit_json(split: str, edit: Callable[[Json], object]) -> Callable[[Path], None]:
@@ -239,109 +181,6 @@ def ray_not_started() -> None:
 # ------------------------------------------------------------------------------- checkpoint builders
 
 
-class RunsCode:
-    """Unpickling this runs a shell command: exactly what `weights_only=True` must refuse."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple[Callable[[str], int], tuple[str]]:
-        return os.system, (f"touch {self.marker}",)
-
-
-def malicious_checkpoint(tmp: Path) -> Path:
-    path = tmp / "evil.pt"
-    torch.save({"format": "fbnetv3od-checkpoint-v1", "model": RunsCode(tmp / MARKER)}, path)
-    return path
-
-
-def truncated_checkpoint(tmp: Path, assets: Assets) -> Path:
-    path = tmp / "truncated.pt"
-    content = assets.checkpoint.read_bytes()
-    path.write_bytes(content[: len(content) // 2])
-    return path
-
-
-def checkpoint_with(tmp: Path, assets: Assets, change: Callable[[Json], None]) -> Path:
-    """A copy of the tiny checkpoint with `change` applied to its dict."""
-    data = torch.load(assets.checkpoint, weights_only=True)
-    change(data)
-    path = tmp / "changed.pt"
-    torch.save(data, path)
-    return path
-
-
-def claim_arch(arch: str) -> Callable[[Json], None]:
-    return lambda checkpoint: checkpoint["config"]["model"].update(arch=arch)
-
-
-def bare_state_dict(checkpoint: Json) -> None:
-    """Keep only the weights, as in a checkpoint of another tool (no format marker, no config)."""
-    state = checkpoint.pop("model")
-    checkpoint.clear()
-    checkpoint.update(state)
-
-
-def eval_checkpoint_case(make: Callable[[Path, Assets], Path], *expect: str, absent: tuple[str, ...] = (),
-                         in_subprocess: bool = False) -> Case:
-    return Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, checkpoint=make(tmp, assets)),
-                expect, absent=absent, in_subprocess=in_subprocess)
-
-
-def int8_case(*extra: str, expect: tuple[str, ...], images: Callable[[Path, Assets], Path] | None = None,
-              checkpoint: Callable[[Path, Assets], Path] | None = None, outcome: Outcome = "error") -> Case:
-    """detector.export --int8 of the tiny checkpoint, calibrated on `images` (default: the data's images)."""
-
-    def build(tmp: Path, assets: Assets) -> list[str]:
-        folder = images(tmp, assets) if images else assets.data / "images"
-        chosen = checkpoint(tmp, assets) if checkpoint else assets.checkpoint
-        return ["--checkpoint", str(chosen), "--format", "onnx", "--int8", "--calibration-images", str(folder),
-                "--output", str(tmp / "int8.onnx"), *extra]
-
-    return Case("detector.export", build, expect, outcome, absent=("int8.onnx",) if outcome == "error" else ())
-
-
-def images_folder(*contents: tuple[str, bytes]) -> Callable[[Path, Assets], Path]:
-    """A folder holding the given (name, bytes) files."""
-
-    def make(tmp: Path, assets: Assets) -> Path:
-        folder = tmp / "calibration"
-        folder.mkdir()
-        for name, content in contents:
-            (folder / name).write_bytes(content)
-        return folder
-
-    return make
-
-
-def exported_model_case(make: Callable[[Path, Assets], Path], *expect: str) -> Case:
-    def build(tmp: Path, assets: Assets) -> list[str]:
-        return ["--model", str(make(tmp, assets)), "--data", str(assets.data), "--output", str(tmp / "eval.json")]
-
-    return Case("detector.evaluate", build, expect, absent=("eval.json",))
-
-
-def foreign_onnx(tmp: Path, assets: Assets) -> Path:
-    """A valid ONNX file that detector.export did not write (a bare 1x1 convolution)."""
-    path = tmp / "foreign.onnx"
-    torch.onnx.export(torch.nn.Conv2d(3, 1, 1), (torch.rand(1, 3, 8, 8),), str(path), dynamo=False, input_names=["image"])
-    return path
-
-
-def weights_case(make: Callable[[Path, Assets], Path], *expect: str, absent: tuple[str, ...] = ()) -> Case:
-    """detector.train starting from the checkpoint `make` writes (`model.weights`)."""
-    return Case("detector.train",
-                lambda tmp, assets: train_argv(tmp, assets, "--set", f"model.weights={make(tmp, assets)}"),
-                expect, absent=("out", *absent))
-
-
-def other_arch_weights(tmp: Path, assets: Assets) -> Path:
-    return write_random_checkpoint(tmp / "fbnetv3_a.pt", model={"arch": "fbnetv3_a"})
-
-
-# ------------------------------------------------------------------------------- the table
-
-
 CASES = [
     # COCO JSON: structure and types
     pytest.param(data_case(replace_json("train", lambda c: '{"images": ['), "train",
@@ -450,90 +289,12 @@ CASES = [
                  id="search-weights-of-another-arch"),
     pytest.param(search_from_weights(lambda p: p.write_bytes(b"PK\x03\x04 cut off"), expect=(
         "space.base.model.weights: ", "weights.pt: not a readable checkpoint")), id="search-weights-unreadable"),
-    # checkpoints
-    pytest.param(eval_checkpoint_case(lambda tmp, assets: tmp / "missing.pt", "checkpoint not found:", "missing.pt"),
-                 id="checkpoint-missing"),
-    pytest.param(eval_checkpoint_case(truncated_checkpoint,
-                                      "truncated.pt: not a readable checkpoint (truncated, corrupt or not a torch file)"),
-                 id="checkpoint-truncated"),
-    pytest.param(eval_checkpoint_case(lambda tmp, assets: malicious_checkpoint(tmp),
-                                      "evil.pt: refused to load: it would import posix.system", absent=(MARKER,),
-                                      in_subprocess=True), id="checkpoint-pickle-runs-code"),
-    pytest.param(weights_case(lambda tmp, assets: malicious_checkpoint(tmp),
-                              "evil.pt: refused to load: it would import posix.system", absent=(MARKER,)),
-                 id="weights-pickle-runs-code"),
-    pytest.param(weights_case(other_arch_weights, "fbnetv3_a.pt does not fit this architecture", "differ in shape"),
-                 id="weights-of-another-arch"),
-    pytest.param(Case("detector.train", lambda tmp, assets: train_argv(tmp, assets, "--set", "model.weights=FBNetV3z COCO"),
-                      ("model.weights: 'FBNetV3z COCO' is neither a registered name", "nor an existing file"),
-                      absent=("out",)), id="weights-unknown-name"),
-    pytest.param(eval_checkpoint_case(lambda tmp, assets: checkpoint_with(tmp, assets, claim_arch("fbnetv3_a")),
-                                      "changed.pt does not fit this architecture"), id="checkpoint-weights-of-another-arch"),
-    pytest.param(eval_checkpoint_case(lambda tmp, assets: checkpoint_with(tmp, assets, bare_state_dict),
-                                      "changed.pt: not an FBNetV3OD training checkpoint"), id="checkpoint-without-format"),
     pytest.param(data_case(edit_json("val", lambda c: c["categories"][2].update(name="star")), "evaluate",
                            "val.json has classes ['circle', 'square', 'star'] but", "tiny.pt was trained on"),
                  id="checkpoint-classes-differ-from-data"),
-    # int8 export and exported models
-    pytest.param(int8_case(expect=("calibration", "holds no images"), images=images_folder(("notes.txt", b"no images here"))),
-                 id="int8-no-calibration-images"),
-    pytest.param(int8_case(expect=("--calibration-images:", "nowhere is not a folder"), images=lambda tmp, assets: tmp / "nowhere"),
-                 id="int8-calibration-folder-missing"),
-    pytest.param(int8_case(expect=("calibration image", "broken.jpg: cannot decode image"),
-                           images=images_folder(("broken.jpg", b"these bytes are no image"))), id="int8-undecodable-image"),
-    pytest.param(int8_case(expect=("changed.pt: not an FBNetV3OD training checkpoint",),
-                           checkpoint=lambda tmp, assets: checkpoint_with(tmp, assets, bare_state_dict)),
-                 id="int8-checkpoint-of-another-kind"),
-    pytest.param(int8_case("--format", "torchscript", expect=("--int8 needs --format onnx",)), id="int8-torchscript"),
-    pytest.param(Case("detector.export", lambda tmp, assets: ["--checkpoint", str(assets.checkpoint), "--format", "onnx", "--int8",
-                                                             "--output", str(tmp / "int8.onnx")],
-                      ("--int8 needs --calibration-images DIR",), absent=("int8.onnx",), in_subprocess=True),
-                 id="int8-without-calibration-images"),
-    pytest.param(int8_case("--calibration-count", "0", expect=("--calibration-count must be >= 1, got 0",)),
-                 id="int8-calibration-count-zero"),
-    pytest.param(int8_case(expect=(), outcome="ok"), id="int8-ok"),
-    pytest.param(exported_model_case(lambda tmp, assets: tmp / "missing.onnx", "missing.onnx: model file not found"),
-                 id="exported-model-missing"),
-    pytest.param(exported_model_case(foreign_onnx, "foreign.onnx: not an FBNetV3OD export"), id="exported-model-foreign"),
-    pytest.param(exported_model_case(lambda tmp, assets: truncated_checkpoint(tmp, assets),
-                                     "truncated.pt: ONNX Runtime cannot load it"), id="exported-model-unreadable"),
 ]
-
-
-def run(case: Case, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """(exit status, stdout, stderr) of the CLI run as `case` asks."""
-    if case.in_subprocess:
-        proc = subprocess.run([sys.executable, "-m", case.cli, *argv], cwd=REPO, env=CLI_ENV, capture_output=True, check=False,
-                              text=True, timeout=300)
-        return proc.returncode, proc.stdout, proc.stderr
-    main = importlib.import_module(case.cli).main
-    try:
-        main(argv)
-        status = 0
-    except SystemExit as exc:
-        status = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input(case: Case, assets: Assets, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, err = run(case, case.build(tmp_path, assets), capsys)
-    assert "Traceback" not in err
-    if case.outcome == "error":
-        assert status == 2, err
-        lines = err.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), err
-        message = lines[0]
-    else:
-        assert status == 0, err
-        assert "error:" not in err and SUCCESS[case.cli] in out, err
-        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
-        assert len(warnings) == (1 if case.outcome == "warning" else 0), err
-        message = warnings[0] if warnings else ""
-    for fragment in case.expect:
-        assert fragment in message
-    for path in case.absent:
-        assert not (tmp_path / path).exists(), f"{path} was created"
-    if case.check is not None:
-        case.check()
+    check_case(case, assets, tmp_path, capsys)
