@@ -52,9 +52,11 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
     measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
     winner = Winner(result.best, result.best_predicted, measured.get(point_key(result.best)), result.front,
                     result.front_predicted, result.front_costs, result.scored_per_minute, pretrained)
-    cost = costs.model.measure(winner.point)
+    timed = "latency_ms" in s.cost_objectives or any(c.metric == "latency_ms" for c in costs.constraints)
+    cost = costs.model.measure(winner.point, latency=timed)
+    extra = {"flops": cost.flops, "params": cost.params} | ({"latency_ms": cost.latency_ms} if timed else {})
     write_recipe(space, winner.point, output / run_folder.BEST_RECIPE, predicted=winner.predicted, measured=winner.measured,
-                 metric=s.metric, proxy_epochs=proxy_epochs, extra={"flops": cost.flops, "params": cost.params})
+                 metric=s.metric, proxy_epochs=proxy_epochs, extra=extra)
     if s.cost_objectives:
         write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0])
     return winner
