@@ -283,10 +283,11 @@ def _export_int8(args: argparse.Namespace, detector: nn.Module, checkpoint: dict
 
     paths = calibration_paths(args.calibration_images, args.calibration_count)
     images = load_calibration_images(paths, detector.config.input.min_size, detector.config.input.max_size)
+    metadata = export_metadata(checkpoint)
     with tempfile.TemporaryDirectory(prefix="fbnetv3od-export-") as scratch:
-        fp32 = export_model(detector, Path(scratch, "fp32.onnx"), "onnx", image_size, args.opset, export_metadata(checkpoint))
+        fp32 = export_model(detector, Path(scratch, "fp32.onnx"), "onnx", image_size, args.opset, metadata)
         start = time.perf_counter()
-        path = quantize_int8(fp32, args.output, images, metadata=export_metadata(checkpoint))
+        path = quantize_int8(fp32, args.output, images, metadata=metadata)
         print(f"quantized to int8 on {len(images)} calibration images in {time.perf_counter() - start:.1f} s: "
               f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
         if args.check:
