@@ -12,6 +12,8 @@ import platform
 import re
 import shlex
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -95,3 +97,17 @@ def publish(path: Path, title: str, lines: Sequence[str]) -> str:
     write_section(path, title, section)
     print(section)
     return section
+
+
+def run_search(config: Path, output: Path, overrides: Sequence[str], options: Sequence[str] = ()) -> None:
+    """One `nars.search` run in its own process (its own Ray), unless `output` already holds a finished one."""
+    if (output / "trials.csv").is_file():
+        print(f"{output}: finished search found, reused")
+        return
+    command = [sys.executable, "-m", "nars.search", "--config", str(config), *options, "--output", str(output)]
+    if overrides:
+        command += ["--set", *overrides]
+    print("+", " ".join(command), flush=True)
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    if subprocess.run(command, cwd=REPO, env=env, check=False).returncode != 0:
+        sys.exit(f"error: the search into {output} failed (its message is above); nothing was compared")

@@ -18,9 +18,7 @@ Writes the section "Detection search" of BENCHMARKS.md and `benchmarks/figures/d
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,27 +26,12 @@ from pathlib import Path
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, write_section
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, run_search, write_section
 from nars.analysis import Run, load_run, write_report
 
 SECTION = "Detection search"
 SEARCHERS = ("nars", "random")
 GIGA = 1e9
-
-
-def run_search(config: Path, searcher: str, trials: int, overrides: Sequence[str], output: Path) -> None:
-    """One `nars.search` run in its own process (its own Ray), unless `output` already holds a finished one."""
-    if (output / "trials.csv").is_file():
-        print(f"{output}: finished search found, reused")
-        return
-    command = [sys.executable, "-m", "nars.search", "--config", str(config), "--searcher", searcher, "--num-samples", str(trials),
-               "--output", str(output)]
-    if overrides:
-        command += ["--set", *overrides]
-    print("+", " ".join(command), flush=True)
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    if subprocess.run(command, cwd=REPO, env=env, check=False).returncode != 0:
-        sys.exit(f"error: the {searcher} search failed (its message is above); nothing was compared")
 
 
 def plot_fronts(runs: Sequence[Run], path: Path) -> Path:
@@ -119,7 +102,7 @@ def main(argv: Sequence[str]) -> None:
     args = parse_args(argv)
     folders = [args.runs.resolve() / searcher for searcher in SEARCHERS]
     for searcher, folder in zip(SEARCHERS, folders, strict=True):
-        run_search(args.config, searcher, args.trials, args.set, folder)
+        run_search(args.config, folder, args.set, ["--searcher", searcher, "--num-samples", str(args.trials)])
     runs = [load_run(folder) for folder in folders]
     report = write_report(runs, args.runs.resolve() / "report")
     text = section(runs, args, argv, report)

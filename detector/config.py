@@ -107,6 +107,14 @@ class ModelConfig(Section):
         DEFAULT_WEIGHTS,
         description='registry name (`"FBNetV3a-DSMask-C4 COCO"`, `"FBNetV3a-C4 COCO"`), a local checkpoint (d2go or ours), or `null`',
     )
+    weights_fit: Literal["exact", "inherit"] = Field(
+        "exact",
+        description=(
+            "how `weights` load: `exact` refuses an arch whose tensors differ from the file's; `inherit` takes what fits by "
+            "Once-for-All's rules (first blocks of each stage, leading channels, kernel centres) and initialises the rest "
+            "(`detector.inherit`; what a search over archs from a checkpoint trains)"
+        ),
+    )
     norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field(
         "naiveSyncBN", json_schema_extra=COST,
         description=(

@@ -243,6 +243,7 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
 
     `num_classes` (foreground classes) overrides the config, e.g. when it comes from the data set.
     """
+    from detector.inherit import inherit_from
     from detector.weights import load_weights as load
 
     config = load_config(config)
@@ -255,7 +256,9 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
         log.warning("model.freeze_at=%d with model.weights=null freezes randomly initialised stages; "
                     "set model.freeze_at=0 to train from scratch", config.model.freeze_at)
     model = FBNetV3OD(config, classes)
-    if load_weights and config.model.weights:
+    if load_weights and config.model.weights and config.model.weights_fit == "inherit":
+        inherit_from(model, config.model.arch, config.model.weights)
+    elif load_weights and config.model.weights:
         load(model, config.model.weights)
     if config.model.norm == "SyncBN" and torch.distributed.is_available() and torch.distributed.is_initialized():
         model = convert_sync_batchnorm(model)

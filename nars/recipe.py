@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from core.atomic import atomic_write_text
-from detector.config import config_to_dict
+from detector.config import DetectorConfig, config_to_dict
 from nars.proxy import final_run_values
 from search_spaces.point import Point
 
@@ -34,7 +34,19 @@ def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, meas
         f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
+    header += start_line(space.to_config(point))
     atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
+
+
+def start_line(config: DetectorConfig) -> list[str]:
+    """The header line naming the checkpoint the recipe starts from, and what its arch inherits of it."""
+    from nars.pretrained import init_columns
+
+    if not config.model.weights:
+        return ["# starts from scratch (model.weights: null)"]
+    columns = init_columns(config)
+    return [(f"# starts from model.weights {config.model.weights!r} (weights_fit: {config.model.weights_fit}): "
+             f"init {columns['init']}, {columns['inherited_share']:.1%} of the parameters inherited")]
 
 
 @dataclass

@@ -30,7 +30,7 @@ TRIAL_DTYPES: dict[str, str] = {
     "trial_id": "str", "round": "Int64", "status": "str", "error": "str",
     "ap": "float64", "ap50": "float64", "ap75": "float64",
     "flops": "float64", "params": "float64", "latency_ms": "float64",
-    "epochs": "int64", "wall_time_s": "float64", "init": "str",
+    "epochs": "int64", "wall_time_s": "float64", "init": "str", "inherited_share": "float64",
     "predicted": "float64", "predicted_std": "float64", "finished_at": "float64",
 }
 TRIAL_COLUMNS = list(TRIAL_DTYPES)
@@ -71,6 +71,7 @@ def trial_row(trial_id: str, config: Mapping[str, Any], metrics: Mapping[str, An
         "trial_id": str(trial_id), "round": bookkeeping.get(ROUND_KEY), "status": status, "error": message,
         **{k: metrics.get(k) for k in (*METRICS, "flops", "params", "latency_ms")},
         "epochs": int(metrics.get("epoch", 0) or 0), "wall_time_s": metrics.get("time_total_s"), "init": metrics.get("init"),
+        "inherited_share": metrics.get("inherited_share"),
         "predicted": bookkeeping.get(PREDICTED_KEY), "predicted_std": bookkeeping.get(PREDICTED_STD_KEY),
         "finished_at": metrics.get("timestamp"),
     }

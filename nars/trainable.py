@@ -24,7 +24,7 @@ from detector.callbacks import TrainCallback
 from detector.data import DataPaths
 from detector.engine import train
 from detector.run_folder import CONFIG, LAST, METRICS
-from nars.pretrained import init_label
+from nars.pretrained import init_columns
 from nars.proxy import trial_config
 from nars.trial_keys import BUDGET_KEY, INFEASIBLE_KEY, point_of
 
@@ -55,7 +55,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
               latency_threads: int, latency_backend: str, latency_objective: bool = False) -> None:
     """Ray Tune function trainable (bind the keyword arguments with `tune.with_parameters`).
 
-    The trial reports its FLOPs and params, its `init` (`pretrained` or `scratch`, `nars.pretrained`), and its latency when a constraint or an objective
+    The trial reports its FLOPs and params, its `init` and `inherited_share` (`nars.pretrained`), and its latency when a constraint or an objective
     (`latency_objective`) needs it, so that the measured Pareto front is in the search's own costs.
 
     Training files go to `work_dir/<trial id>`, outside the trial folder that Ray syncs to its
@@ -72,7 +72,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     feasible, cost = cost_model.meets(point, parse_constraints(constraints))
     if feasible and latency_objective and cost.latency_ms is None:
         cost = cost_model.measure(point, latency=True)
-    extra: dict[str, Any] = {"flops": float(cost.flops), "params": float(cost.params), "init": init_label(detector_config)}
+    extra: dict[str, Any] = {"flops": float(cost.flops), "params": float(cost.params), **init_columns(detector_config)}
     if cost.latency_ms is not None:
         extra["latency_ms"] = float(cost.latency_ms)
     if not feasible:

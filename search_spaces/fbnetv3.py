@@ -32,8 +32,9 @@ Parameters (see `FIELD_PARAMETERS` and `search_spaces.arch` for the arch ones):
 Excluding a parameter pins it to the base config's value (it shows in `fixed`), except for arch
 parameters: those (and the SE gate of an excluded SE) keep the template's per-block values.
 `freeze_at` is excluded automatically while base.model.weights is null: frozen random layers
-only cost accuracy. A searched architecture cannot load pretrained detector weights, so arch
-parameters require base.model.weights: null (pin the arch to fine-tune from a checkpoint).
+only cost accuracy. With base.model.weights set and the arch searched, every trial inherits what
+its arch can take from the checkpoint (`model.weights_fit: inherit`, set here; `detector.inherit`):
+the checkpoint must hold the template's arch (`nars.pretrained.check_weights`).
 """
 
 from __future__ import annotations
@@ -298,12 +299,17 @@ class FBNetV3Space(SearchSpace):
         return param
 
     def _check_weights(self) -> None:
+        """Searched archs load the base weights by inheritance; an explicit `weights_fit: exact` cannot hold."""
         arch_changes = [n for n in (*self.names, *self.fixed) if n in self._arch_props] + [n for n in self.names if n == "arch"]
-        if arch_changes and self.base.model.weights is not None:
+        if not arch_changes or self.base.model.weights is None:
+            return
+        if "model.weights_fit" in self._user_base and self.base.model.weights_fit == "exact":
             raise ConfigError(
-                f"space.base.model.weights '{self.base.model.weights}' cannot load into searched architectures "
-                f"(e.g. {arch_changes[0]}); pin the arch (fixed: {{arch: <name>}}) or set base.model.weights: null"
+                f"space.base.model.weights_fit: exact cannot load '{self.base.model.weights}' into searched architectures "
+                f"(e.g. {arch_changes[0]}); set it to inherit, pin the arch (fixed: {{arch: <name>}}) or set base.model.weights: null"
             )
+        self._base["model"]["weights_fit"] = "inherit"
+        self.base = load_config(self._base)
 
     def writes(self, name: str) -> tuple[str, ...]:
         """The config fields parameter `name` sets (with the absolute twin a schedule-relative field replaces)."""

@@ -304,7 +304,8 @@ FLOAT = {"type": "float", "low": 0.8, "high": 0.9}
         (fbnet(parameters={"m": {**FLOAT, "target": "train.momentun"}}), r"unknown target 'train.momentun'; did you mean 'train.momentum'"),
         (fbnet(exclude=["recipes"]), r"space.exclude: 'recipes' matches no parameter; did you mean 'recipe'\?"),
         (fbnet(fixed={"norm": "FrozenBn"}), r"a sampled point does not give a valid detector config: model.norm: got 'FrozenBn'"),
-        (fbnet(base={"model": {"weights": "ckpt.pt"}}), r"base.model.weights 'ckpt.pt' cannot load into searched architectures"),
+        (fbnet(base={"model": {"weights": "ckpt.pt", "weights_fit": "exact"}}),
+         r"base.model.weights_fit: exact cannot load 'ckpt.pt' into searched architectures"),
         (fbnet(tempalte="fbnetv3_a"), r"space: unknown key 'tempalte'; did you mean 'template'\?"),
     ],
 )

@@ -104,6 +104,23 @@ def pareto(run: Run, path: Path) -> Path:
     return save(fig, path)
 
 
+def inheritance(run: Run, path: Path) -> Path:
+    """Accuracy vs the share of parameters inherited from the checkpoint, one colour per `init`."""
+    data = run.measured()
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for init, colour in (("inherited", "tab:green"), ("partial", "tab:orange"), ("scratch", "tab:grey")):
+        part = data[data["init"] == init]
+        if len(part):
+            ax.scatter(100 * part["inherited_share"], part[run.metric], color=colour, s=36, label=f"{init} ({len(part)})", zorder=3)
+    ax.set_xlabel("parameters inherited from the checkpoint (%)")
+    ax.set_ylabel(accuracy_label(run.metric))
+    ax.set_title(f"{run.label}: {run.metric.upper()} vs weights inherited")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return save(fig, path)
+
+
 def best_so_far(runs: Sequence[Run], path: Path) -> Path:
     """Best accuracy so far vs trials finished, one line per run (e.g. NARS vs random vs Optuna)."""
     fig = Figure(figsize=(7.5, 4.8))

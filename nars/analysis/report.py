@@ -83,6 +83,7 @@ def run_section(run: Run, output: Path, prefix: str, top_k: int) -> list[str]:
     importance = run.importance()
     lines += top_trials(run, top_k)
     lines += pareto_section(run, output, prefix)
+    lines += inheritance_section(run, output, prefix)
     lines += predictor_section(run, output, prefix)
     lines += ["### Parameter importance", ""]
     if importance.empty:
@@ -117,6 +118,18 @@ def top_trials(run: Run, k: int) -> list[str]:
         lines += [f"All top {len(best)} trials share: " + ", ".join(f"`{name}={value}`" for name, value in shared.items())
                   + " (values not shared by every measured trial).", ""]
     return lines
+
+
+def inheritance_section(run: Run, output: Path, prefix: str) -> list[str]:
+    """How much each trial took from the checkpoint it searched from, and what that did to accuracy."""
+    table = run.inheritance()
+    if table.empty:
+        return []
+    figure = plots.inheritance(run, output / f"{prefix}inheritance.png")
+    return ["### Inherited weights", "",
+            ("`init`: `inherited` = every tensor but the class-specific predictor came whole from the checkpoint, `partial` = "
+             "some were cut to the trial's arch or initialised (`detector.inherit`), `scratch` = nothing fitted."), "",
+            markdown_table(table), "", f"![accuracy vs share inherited]({figure.name})", ""]
 
 
 def shared_values(measured: pd.DataFrame, best: pd.DataFrame) -> dict[str, Any]:

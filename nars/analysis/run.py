@@ -84,6 +84,20 @@ class Run:
         t = self.trials
         return t[t["status"].isin(MEASURED) & t[self.metric].notna()]
 
+    def inheritance(self) -> pd.DataFrame:
+        """Measured trials by `init` (inherited / partial / scratch): count, AP and the share inherited;
+        empty when no trial started from a checkpoint."""
+        data = self.measured()
+        if "init" not in data or not data["init"].isin(INHERITING).any():
+            return pd.DataFrame()
+        share = data["inherited_share"] if "inherited_share" in data else pd.Series(np.nan, index=data.index)
+        grouped = data.assign(inherited_share=share).groupby("init", sort=False)
+        table = grouped.agg(trials=(self.metric, "size"), best=(self.metric, "max"), median=(self.metric, "median"),
+                            median_share=("inherited_share", "median"))
+        order = [i for i in (*INHERITING, "scratch") if i in table.index]
+        return table.loc[order].rename(columns={"best": f"best {self.metric}", "median": f"median {self.metric}",
+                                                "median_share": "median share inherited"}).reset_index()
+
     def best(self, k: int = 5) -> pd.DataFrame:
         """The `k` measured trials with the highest accuracy."""
         return self.measured().head(k)
@@ -179,6 +193,10 @@ class Run:
                 costs = {name: value if value is not None or name not in close or pd.isna(close[name].iloc[0])
                          else float(close[name].iloc[0]) for name, value in costs.items()}
         return {"predicted": self.recipe.predicted, "measured": self.recipe.measured, **costs, "trial_id": trial_id}
+
+
+INHERITING = ("inherited", "partial")
+"""`init` values of trials that took weights from a checkpoint (`detector.inherit`)."""
 
 
 def load_run(path: str | Path) -> Run:
