@@ -148,3 +148,18 @@ def test_a_file_that_cannot_be_inherited_from_is_one_line_naming_it(source, tmp_
     with pytest.raises(CheckpointError, match=message) as caught:
         inheriting(bad, {"trunk2_width": 16})
     assert "\n" not in str(caught.value)
+
+
+def test_the_checkpoint_is_read_once_per_process_and_again_when_rewritten(tmp_path):
+    from detector import inherit
+
+    path = write_random_checkpoint(tmp_path / "once.pt", model={"arch": TINY})
+    _, config = inheriting(path, {"trunk2_width": 16})
+    before = inherit._read_source.cache_info()
+    for _ in range(3):
+        plan_inheritance(config)
+    after = inherit._read_source.cache_info()
+    assert after.misses == before.misses and after.hits >= before.hits + 3  # the model above read it: no trial reads it again
+    write_random_checkpoint(path, model={"arch": TINY}, seed=1)  # a new file version is read again
+    plan_inheritance(config)
+    assert inherit._read_source.cache_info().misses == after.misses + 1
