@@ -95,3 +95,20 @@ def test_detection_search_tiny(tmp_path):
     for name in ("detection_search_best_so_far.png", "detection_search_pareto.png"):
         assert (tmp_path / "benchmarks" / "figures" / name).stat().st_size > 10_000
     assert (tmp_path / "runs" / "report" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_inherit_search_tiny(tmp_path):
+    """The same 2-trial search of 1 epoch on the quickstart's data from a tiny checkpoint and from scratch."""
+    from conftest import write_random_checkpoint
+
+    checkpoint = write_random_checkpoint(tmp_path / "source.pt", model={"arch": "fbnetv3_a_dsmask_tiny"})
+    markdown = tmp_path / "BENCHMARKS.md"
+    subprocess.run([sys.executable, str(BENCHMARKS / "inherit_search.py"), "--checkpoint", str(checkpoint),
+                    "--config", "experiments/quickstart_search.yaml", "--trials", "2",
+                    "--set", "search.proxy_epochs=1", "search.initial_points=2", "search.max_concurrent=1",
+                    "--runs", str(tmp_path / "runs"), "--output", str(markdown)], check=True, cwd=REPO, env=ENV, timeout=900)
+    text = markdown.read_text()
+    assert "## Search from a checkpoint" in text and "| inherited | 2 of 2 |" in text and "| scratch | 2 of 2 |" in text
+    assert "scratch 2 | 0.0% |" in text  # the scratch run's trials by init and share inherited
+    assert (tmp_path / "benchmarks" / "figures" / "inherit_search.png").stat().st_size > 10_000
