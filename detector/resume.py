@@ -15,6 +15,10 @@ from detector.config import DetectorConfig, config_to_dict
 from detector.run_folder import FINAL, LAST
 
 
+INITIALISATION = ("model.weights", "model.weights_fit")
+"""Config fields that only say how a fresh run starts: a resumed run takes its weights from its checkpoint."""
+
+
 def _diff_configs(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, Any]]:
     """(dotted key, old, new) for every leaf that differs."""
     if isinstance(old, dict) and isinstance(new, dict):
@@ -28,9 +32,9 @@ def _diff_configs(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any, 
 def check_resume_config(saved: dict[str, Any], config: DetectorConfig, output_dir: Path) -> None:
     """A resumed run must keep its config; only `train.epochs` may grow (the schedule stretches to it).
 
-    `model.weights` is ignored: it only initialises a fresh run, the checkpoint holds the weights.
+    `model.weights` and `model.weights_fit` are ignored: they only initialise a fresh run, the checkpoint holds the weights.
     """
-    diffs = [d for d in _diff_configs(saved, config_to_dict(config)) if d[0] != "model.weights"]
+    diffs = [d for d in _diff_configs(saved, config_to_dict(config)) if d[0] not in INITIALISATION]
     others = [d for d in diffs if d[0] != "train.epochs"]
     if others:
         listed = ", ".join(f"{key} {old!r} -> {new!r}" for key, old, new in others[:5])

@@ -163,3 +163,16 @@ def test_the_checkpoint_is_read_once_per_process_and_again_when_rewritten(tmp_pa
     write_random_checkpoint(path, model={"arch": TINY}, seed=1)  # a new file version is read again
     plan_inheritance(config)
     assert inherit._read_source.cache_info().misses == after.misses + 1
+
+
+def test_a_resumed_run_ignores_how_its_fresh_start_loaded_weights(tmp_path):
+    from core.errors import ConfigError
+    from detector.config import config_to_dict
+    from detector.resume import check_resume_config
+
+    config = load_config({"model": {"weights": None, "freeze_at": 0}})
+    saved = config_to_dict(config)
+    del saved["model"]["weights_fit"]  # a run saved before the field existed
+    check_resume_config(saved, load_config({"model": {"weights": "a.pt", "weights_fit": "inherit", "freeze_at": 0}}), tmp_path)
+    with pytest.raises(ConfigError, match="model.freeze_at 0 -> 1"):
+        check_resume_config(saved, load_config({"model": {"weights": "a.pt", "freeze_at": 1}}), tmp_path)
