@@ -34,7 +34,7 @@ def plot(runs: dict[str, Run], path: Path) -> Path:
     ax = fig.subplots()
     for start, run in runs.items():
         curve = run.best_so_far()
-        ax.scatter(curve["trial"], curve["value"], color=COLOURS[start], s=28, alpha=0.6)
+        ax.scatter(curve["trial"], curve["value"], color=COLOURS[start], s=28, alpha=0.7, zorder=3)
         ax.step(curve["trial"], curve["best"], where="post", color=COLOURS[start], lw=2,
                 label=f"{start}: best {curve['best'].max():.2f} after {len(curve)} trials")
     ax.set_xlabel("trials finished")
