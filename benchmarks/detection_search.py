@@ -1,54 +1,77 @@
-"""Detection search: NARS vs random search on one detection experiment, with the same trial budget.
+"""Detection search: NARS vs other searchers on one detection experiment, several seeds, the same trial budget.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml] [--trials 8]
-        [--set search.initial_points=4]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml]
+        [--trials 8] [--searchers nars random optuna-tpe] [--seeds 0 1 2] [--set search.initial_points=4]
+        [--train-default experiments/raccoon_train.yaml --epochs 30]
 
-With the raccoon experiment a trial is 4 proxy epochs from scratch at 160-224 px, about 6-10 CPU
-minutes on a shared 2-CPU machine: 8 trials per searcher (4 Sobol points, then two predicted rounds
-of 2 for NARS) come to about an hour of CPU each.
+For each seed, then each searcher (so that an unfinished benchmark still compares every searcher on the
+same seeds), runs `python -m nars.search --searcher S --num-samples N --set search.seed=SEED` into
+`--runs DIR/S/seedSEED`. Finished searches are reused, so an interrupted benchmark resumes at the next
+unfinished one and a rerun only redraws. With the raccoon experiment a trial is 4 proxy epochs from scratch
+at 160-224 px, about 5 CPU minutes: one 8-trial search is about 40 CPU minutes.
 
-Runs `python -m nars.search --searcher nars|random --num-samples N` on the same experiment (two
-separate searches, each its own Ray session), then compares them with `nars.analysis`: the report
-with the best-AP-so-far curves overlaid, and the AP vs FLOPs Pareto fronts of both runs on one
-figure. The budget is a trial count, equal for both searchers; the CPU minutes each used are
-reported beside it. Finished searches in `--runs` are reused, so a rerun only redraws.
+Then `nars.analysis` compares them: the best-AP-so-far curves (median over seeds, min-max band, per
+searcher), the AP vs FLOPs fronts of every run, and a table (median and range over seeds of the best AP,
+the best after half the trials, CPU minutes). With `--train-default RECIPE`, the NARS winner of the first
+seed (its `best_recipe.yaml`) and RECIPE are both trained for `--epochs` on the experiment's data with
+`detector.train` and evaluated with `detector.evaluate`: does the search give a better detector than the defaults?
 Writes the section "Detection search" of BENCHMARKS.md and `benchmarks/figures/detection_search_*.png`.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, run_search, write_section
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, publish, run_search
+from core.yaml_io import read_yaml
 from nars.analysis import Run, load_run, write_report
+from nars.pareto import pareto_mask
 
 SECTION = "Detection search"
-SEARCHERS = ("nars", "random")
 GIGA = 1e9
 
 
-def plot_fronts(runs: Sequence[Run], path: Path) -> Path:
-    """Every measured trial and each run's AP vs FLOPs Pareto front, overlaid."""
-    fig = Figure(figsize=(7.5, 5))
+def run_folder(runs: Path, searcher: str, seed: int) -> Path:
+    return runs / searcher / f"seed{seed}"
+
+
+def best_so_far_table(runs: dict[str, list[Run]], trials: int) -> pd.DataFrame:
+    """Best AP after each trial: one column per run, one row per trial (1..trials), grouped by searcher."""
+    columns = {}
+    for searcher, seeded in runs.items():
+        for i, run in enumerate(seeded):
+            curve = run.best_so_far().set_index("trial")["best"].reindex(range(1, trials + 1))
+            columns[(searcher, i)] = curve.ffill()
+    return pd.DataFrame(columns)
+
+
+def plot_best_so_far(curves: pd.DataFrame, path: Path) -> Path:
+    """Median over seeds of the best AP so far, with the min-max band, per searcher."""
+    fig = Figure(figsize=(7.5, 4.8))
     ax = fig.subplots()
-    for i, run in enumerate(runs):
+    last = curves.index[-1]
+    curves = pd.concat([curves, curves.loc[[last]].set_axis([last + 0.5])])  # so that the last trial's step has a width
+    for i, searcher in enumerate(dict.fromkeys(curves.columns.get_level_values(0))):
+        part = curves[searcher]
         colour = colormaps.get_cmap("tab10")(i)
-        data = run.measured()
-        data = data[data["flops"].notna()]
-        front = run.pareto("flops", run.metric)
-        ax.scatter(data["flops"] / GIGA, data[run.metric], color=colour, s=22, alpha=0.45)
-        ax.step(front["flops"] / GIGA, front[run.metric], where="post", color=colour, lw=2, marker="o", ms=7,
-                label=f"{run.label}: front of {len(front)} ({len(data)} measured trials)")
-    ax.set_xlabel("FLOPs (GFLOPs, one image at the search resolution)")
-    ax.set_ylabel(f"{runs[0].metric.upper()} (%) after the proxy budget")
-    ax.set_title("Accuracy vs FLOPs: each run's trials (dots) and Pareto front (line, large dots)")
+        ax.fill_between(part.index, part.min(axis=1), part.max(axis=1), step="post", color=colour, alpha=0.15)
+        ax.step(part.index, part.median(axis=1), where="post", color=colour, lw=2,
+                label=f"{searcher}: median of {part.shape[1]} seeds (band: min-max)")
+    ax.set_xlabel("trials finished")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("best val AP so far (%)")
+    ax.set_title("Best AP so far per searcher over seeds, the same trial budget")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -56,58 +79,116 @@ def plot_fronts(runs: Sequence[Run], path: Path) -> Path:
     return path
 
 
-def section(runs: Sequence[Run], args: argparse.Namespace, argv: Sequence[str], report: Path) -> str:
-    """Per searcher: trials, best AP, CPU minutes; the two figures."""
-    best_so_far = figure_path(args.output, "detection_search_best_so_far.png")
-    shutil.copyfile(report.parent / "best_so_far.png", best_so_far)
-    fronts = plot_fronts(runs, figure_path(args.output, "detection_search_pareto.png"))
-    lines = header(SECTION, "detection_search.py", argv,
-                   f"Experiment `{args.config}` with {args.trials} trials per searcher; overrides: {' '.join(args.set) or 'none'}",
-                   SHARED_NOTE.split(":")[0] + ".")
-    metric = runs[0].metric.upper()
-    lines += [f"| searcher | trials measured | best val {metric} | at GFLOPs | median {metric} of its trials | "
-              f"winner's predicted {metric} | trial CPU minutes | Pareto front size |",
-              "|---|---|---|---|---|---|---|---|"]
-    for run in runs:
-        measured = run.measured()
-        best = measured.iloc[0] if len(measured) else None
-        best_ap, best_flops = ("-", "-") if best is None else (f"{best[run.metric]:.2f}", f"{best['flops'] / GIGA:.2f}")
-        median_ap = f"{measured[run.metric].median():.2f}" if len(measured) else "-"
-        winner = run.winner()
-        predicted = f"{winner['predicted']:.2f}" if winner else "-"
-        cpu_minutes = (run.trials["wall_time_s"] * run.config.get("search", {}).get("cpus_per_trial", 1)).sum() / 60
-        lines.append(f"| {run.label} | {len(measured)} of {len(run.trials)} | {best_ap} | {best_flops} | {median_ap} | {predicted} | "
-                     f"{cpu_minutes:.1f} | {len(run.pareto('flops', run.metric))} |")
-    lines += ["", figure_link(args.output, best_so_far, "best AP so far, NARS vs random"), "",
-              figure_link(args.output, fronts, "AP vs FLOPs Pareto fronts, NARS vs random"), "",
-              f"Full report (predictor quality, importance, curves per run): `{shown_path(report)}`.", ""]
-    return "\n".join(lines)
+def plot_fronts(runs: dict[str, list[Run]], path: Path) -> Path:
+    """Every measured trial of every run and the AP vs FLOPs front of each searcher's trials over all its seeds."""
+    fig = Figure(figsize=(7.5, 5))
+    ax = fig.subplots()
+    for i, (searcher, seeded) in enumerate(runs.items()):
+        colour = colormaps.get_cmap("tab10")(i)
+        metric = seeded[0].metric
+        data = pd.concat([run.measured() for run in seeded])
+        data = data[data["flops"].notna()]
+        front = data[pareto_mask(data[["flops", metric]].to_numpy(dtype=np.float64), [False, True])].sort_values("flops")
+        ax.scatter(data["flops"] / GIGA, data[metric], color=colour, s=18, alpha=0.4)
+        ax.step(front["flops"] / GIGA, front[metric], where="post", color=colour, lw=2, marker="o", ms=6,
+                label=f"{searcher}: front of {len(front)} ({len(data)} trials, {len(seeded)} seeds)")
+    ax.set_xlabel("FLOPs (GFLOPs, one image at the search resolution)")
+    ax.set_ylabel("val AP (%) after the proxy budget")
+    ax.set_title("Accuracy vs FLOPs: every trial (dots) and each searcher's front over its seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
-def shown_path(path: Path) -> Path:
-    return path.relative_to(REPO) if path.is_relative_to(REPO) else path
+def summary_table(runs: dict[str, list[Run]], curves: pd.DataFrame, trials: int) -> list[str]:
+    half = max(1, trials // 2)
+    lines = [(f"| searcher | seeds | trials measured | best val AP: median (min-max) | best after {half} trials: median | "
+              "median AP of all trials | trial CPU minutes per search |"), "|---|---|---|---|---|---|---|"]
+    for searcher, seeded in runs.items():
+        best = curves[searcher].iloc[-1]
+        measured = sum(len(run.measured()) for run in seeded)
+        all_ap = pd.concat([run.measured()["ap"] for run in seeded])
+        cpu = np.median([(run.trials["wall_time_s"] * run.config.get("search", {}).get("cpus_per_trial", 1)).sum() / 60 for run in seeded])
+        lines.append(f"| {searcher} | {len(seeded)} | {measured} of {sum(len(run.trials) for run in seeded)} | "
+                     f"{best.median():.2f} ({best.min():.2f}-{best.max():.2f}) | {curves[searcher].loc[half].median():.2f} | "
+                     f"{all_ap.median():.2f} | {cpu:.1f} |")
+    return lines
+
+
+def train_and_evaluate(recipe: Path, data: Path, output: Path, epochs: int) -> dict[str, float]:
+    """`detector.train` (resumed when a previous run was interrupted) then `detector.evaluate`; the val AP figures."""
+    result = output / "eval_val.json"
+    if not result.is_file():
+        command = [sys.executable, "-m", "detector.train", "--config", str(recipe), "--data", str(data), "--output", str(output),
+                   "--epochs", str(epochs), "--no-progress"]
+        if (output / "last.pt").is_file():
+            command.append("--resume")
+        for step in (command, [sys.executable, "-m", "detector.evaluate", "--checkpoint", str(output / "model_final.pt"),
+                               "--data", str(data), "--output", str(result)]):
+            print("+", " ".join(step), flush=True)
+            if subprocess.run(step, cwd=REPO, check=False).returncode != 0:
+                sys.exit(f"error: {' '.join(step[1:4])} failed (its message is above)")
+    return json.loads(result.read_text())
+
+
+def winner_vs_default(args: argparse.Namespace, runs: dict[str, list[Run]]) -> list[str]:
+    """Train the first NARS seed's winner and the default recipe for the same epochs; a table of both."""
+    nars = runs.get("nars")
+    if not nars:
+        return ["`--train-default` needs `nars` among the searchers.", ""]
+    data_dir = read_yaml(args.config).get("data", {}).get("dir")
+    if not data_dir:
+        sys.exit(f"error: --train-default needs an experiment whose data is a folder (data.dir); {args.config} has none")
+    recipes = {f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})": nars[0].path / "best_recipe.yaml",
+               f"default (`{args.train_default}`)": args.train_default}
+    lines = [f"Winner vs default recipe, both trained {args.epochs} epochs on `{data_dir}` from scratch:", "",
+             "| recipe | val AP | AP50 | AP75 |", "|---|---|---|---|"]
+    for (name, recipe), folder in zip(recipes.items(), ("winner", "default"), strict=True):
+        result = train_and_evaluate(recipe, (REPO / data_dir).resolve(), args.runs.resolve() / "trained" / folder, args.epochs)
+        lines.append(f"| {name} | {result['ap']:.2f} | {result['ap50']:.2f} | {result['ap75']:.2f} |")
+    return [*lines, ""]
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("experiments/raccoon_search.yaml"), help="experiment YAML (from the repo root)")
-    parser.add_argument("--trials", type=int, default=8, help="trials per searcher (the same budget for both)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both searches, e.g. search.proxy_epochs=1")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "detection_search", help="one folder per searcher, and report/")
+    parser.add_argument("--trials", type=int, default=8, help="trials per search (the same budget for every searcher)")
+    parser.add_argument("--searchers", nargs="+", default=["nars", "random", "optuna-tpe"], help="nars.search --searcher values")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="search.seed of each search")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every search, e.g. search.proxy_epochs=1")
+    parser.add_argument("--train-default", type=Path, help="also train the NARS winner and this recipe for --epochs and compare")
+    parser.add_argument("--epochs", type=int, default=30, help="epochs of both trainings of --train-default")
+    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "detection_search", help="DIR/<searcher>/seed<N>, report/, trained/")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="the Markdown file whose section is written")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str]) -> None:
     args = parse_args(argv)
-    folders = [args.runs.resolve() / searcher for searcher in SEARCHERS]
-    for searcher, folder in zip(SEARCHERS, folders, strict=True):
-        run_search(args.config, folder, args.set, ["--searcher", searcher, "--num-samples", str(args.trials)])
-    runs = [load_run(folder) for folder in folders]
-    report = write_report(runs, args.runs.resolve() / "report")
-    text = section(runs, args, argv, report)
-    write_section(args.output, SECTION, text)
-    print(text)
+    for seed in args.seeds:
+        for searcher in args.searchers:
+            run_search(args.config, run_folder(args.runs.resolve(), searcher, seed), [*args.set, f"search.seed={seed}"],
+                       ["--searcher", searcher, "--num-samples", str(args.trials)])
+    runs = {s: [load_run(run_folder(args.runs.resolve(), s, seed)) for seed in args.seeds] for s in args.searchers}
+    for searcher, seeded in runs.items():
+        for seed, run in zip(args.seeds, seeded, strict=True):
+            run.label = f"{searcher} seed {seed}"
+    report = write_report([run for seeded in runs.values() for run in seeded], args.runs.resolve() / "report")
+    curves = best_so_far_table(runs, args.trials)
+    lines = header(SECTION, "detection_search.py", argv,
+                   f"Experiment `{args.config}`: {args.trials} trials per search, seeds {', '.join(map(str, args.seeds))}; "
+                   f"overrides: {' '.join(args.set) or 'none'}", SHARED_NOTE.split(":")[0] + ".")
+    lines += summary_table(runs, curves, args.trials)
+    lines += ["", figure_link(args.output, plot_best_so_far(curves, figure_path(args.output, "detection_search_best_so_far.png")),
+                              "best AP so far per searcher, median and range over seeds"), "",
+              figure_link(args.output, plot_fronts(runs, figure_path(args.output, "detection_search_pareto.png")),
+                          "AP vs FLOPs fronts per searcher"), "",
+              f"Full report (predictor quality, importance, curves per run): `{report}`.", ""]
+    if args.train_default:
+        lines += winner_vs_default(args, runs)
+    publish(args.output, SECTION, lines)
 
 
 if __name__ == "__main__":

@@ -84,17 +84,23 @@ def test_search_efficiency_tiny(hpo_tables, tmp_path):
 
 @pytest.mark.slow
 def test_detection_search_tiny(tmp_path):
-    """Two searches of 2 trials x 1 epoch on the quickstart's synthetic data (minutes on a shared CPU)."""
+    """Two searchers x two seeds of 2 trials x 1 epoch on the quickstart's synthetic data (minutes on a shared CPU)."""
     markdown = tmp_path / "BENCHMARKS.md"
-    subprocess.run([sys.executable, str(BENCHMARKS / "detection_search.py"), "--config", "experiments/quickstart_search.yaml",
-                    "--trials", "2",
-                    "--set", "search.proxy_epochs=1", "search.initial_points=2", "search.max_concurrent=1",
-                    "--runs", str(tmp_path / "runs"), "--output", str(markdown)], check=True, cwd=REPO, env=ENV, timeout=900)
+    command = [sys.executable, str(BENCHMARKS / "detection_search.py"), "--config", "experiments/quickstart_search.yaml",
+               "--trials", "2", "--searchers", "nars", "random", "--seeds", "0", "1",
+               "--set", "search.proxy_epochs=1", "search.initial_points=2", "search.max_concurrent=1",
+               "--runs", str(tmp_path / "runs"), "--output", str(markdown)]
+    subprocess.run(command, check=True, cwd=REPO, env=ENV, timeout=1200)
     text = markdown.read_text()
-    assert "## Detection search" in text and "| nars (nars) | 2 of 2 |" in text and "| random (random) | 2 of 2 |" in text
+    assert "## Detection search" in text and "| nars | 2 | 4 of 4 |" in text and "| random | 2 | 4 of 4 |" in text
     for name in ("detection_search_best_so_far.png", "detection_search_pareto.png"):
         assert (tmp_path / "benchmarks" / "figures" / name).stat().st_size > 10_000
     assert (tmp_path / "runs" / "report" / "report.md").is_file()
+    assert sorted(p.name for p in (tmp_path / "runs" / "nars").iterdir()) == ["seed0", "seed1"]
+    rerun = subprocess.run([*command, "--train-default", "experiments/raccoon_train.yaml"], cwd=REPO, env=ENV, timeout=600,
+                           capture_output=True, text=True, check=False)
+    assert rerun.returncode != 0 and "needs an experiment whose data is a folder" in rerun.stderr  # and the searches were reused
+    assert rerun.stdout.count("finished search found, reused") == 4
 
 
 @pytest.mark.slow
