@@ -19,6 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
 from core.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,3 +114,16 @@ def run_search(config: Path, output: Path, overrides: Sequence[str], options: Se
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     if subprocess.run(command, cwd=REPO, env=env, check=False).returncode != 0:
         sys.exit(f"error: the search into {output} failed (its message is above); nothing was compared")
+
+
+def finish_figure(fig: Figure, ax: Axes, path: Path, *, xlabel: str, ylabel: str, title: str) -> Path:
+    """Labels, grid and a legend where it hides the fewest points, then the PNG written atomically (`nars.analysis.plots.save`)."""
+    from nars.analysis.plots import save
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return save(fig, path)

@@ -33,7 +33,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, publish, run_search
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
 from core.yaml_io import read_yaml
 from nars.analysis import Run, load_run, write_report
 from nars.pareto import pareto_mask
@@ -68,15 +68,9 @@ def plot_best_so_far(curves: pd.DataFrame, path: Path) -> Path:
         ax.fill_between(part.index, part.min(axis=1), part.max(axis=1), step="post", color=colour, alpha=0.15)
         ax.step(part.index, part.median(axis=1), where="post", color=colour, lw=2,
                 label=f"{searcher}: median of {part.shape[1]} seeds (band: min-max)")
-    ax.set_xlabel("trials finished")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("best val AP so far (%)")
-    ax.set_title("Best AP so far per searcher over seeds, the same trial budget")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return finish_figure(fig, ax, path, xlabel="trials finished", ylabel="best val AP so far (%)",
+                         title="Best AP so far per searcher over seeds, the same trial budget")
 
 
 def plot_fronts(runs: dict[str, list[Run]], path: Path) -> Path:
@@ -92,14 +86,9 @@ def plot_fronts(runs: dict[str, list[Run]], path: Path) -> Path:
         ax.scatter(data["flops"] / GIGA, data[metric], color=colour, s=18, alpha=0.4)
         ax.step(front["flops"] / GIGA, front[metric], where="post", color=colour, lw=2, marker="o", ms=6,
                 label=f"{searcher}: front of {len(front)} ({len(data)} trials, {len(seeded)} seeds)")
-    ax.set_xlabel("FLOPs (GFLOPs, one image at the search resolution)")
-    ax.set_ylabel("val AP (%) after the proxy budget")
-    ax.set_title("Accuracy vs FLOPs: every trial (dots) and each searcher's front over its seeds")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return finish_figure(fig, ax, path, xlabel="FLOPs (GFLOPs, one image at the search resolution)",
+                         ylabel="val AP (%) after the proxy budget",
+                         title="Accuracy vs FLOPs: every trial (dots) and each searcher's front over its seeds")
 
 
 def summary_table(runs: dict[str, list[Run]], curves: pd.DataFrame, trials: int) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, publish, run_search
+from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
 from nars.analysis import Run, load_run, write_report
 
 SECTION = "Search from a checkpoint"
@@ -37,14 +37,9 @@ def plot(runs: dict[str, Run], path: Path) -> Path:
         ax.scatter(curve["trial"], curve["value"], color=COLOURS[start], s=28, alpha=0.7, zorder=3)
         ax.step(curve["trial"], curve["best"], where="post", color=COLOURS[start], lw=2,
                 label=f"{start}: best {curve['best'].max():.2f} after {len(curve)} trials")
-    ax.set_xlabel("trials finished")
-    ax.set_ylabel(f"{next(iter(runs.values())).metric.upper()} (%) after the proxy budget")
-    ax.set_title("The same search from the checkpoint (arch inherits) and from scratch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return path
+    return finish_figure(fig, ax, path, xlabel="trials finished",
+                         ylabel=f"{next(iter(runs.values())).metric.upper()} (%) after the proxy budget",
+                         title="The same search from the checkpoint (arch inherits) and from scratch")
 
 
 def table(runs: dict[str, Run]) -> list[str]:
