@@ -21,7 +21,8 @@ from search_spaces.point import Point
 def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, measured: float | None, metric: str,
                  proxy_epochs: int, extra: dict[str, float] | None = None) -> None:
     """The point's complete detector config, with a header saying what the trials measured and what they did not."""
-    config = config_to_dict(space.to_config(point))
+    detector_config = space.to_config(point)
+    config = config_to_dict(detector_config)
     final = ", ".join(f"{name}: {value}" for name, value in final_run_values(space, point).items())
     header = [
         "# Found by `python -m nars.search`: a complete detector config for",
@@ -34,7 +35,7 @@ def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, meas
         f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
-    header += start_line(space.to_config(point))
+    header += start_line(detector_config)
     atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
 
 
