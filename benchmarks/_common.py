@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from core.machine import cpu_model
+from nars.run_folder import SEARCH_CONFIG
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -103,11 +104,15 @@ def publish(path: Path, title: str, lines: Sequence[str]) -> str:
 
 
 def run_search(config: Path, output: Path, overrides: Sequence[str], options: Sequence[str] = ()) -> None:
-    """One `nars.search` run in its own process (its own Ray), unless `output` already holds a finished one."""
+    """One `nars.search` run in its own process (its own Ray), unless `output` already holds a finished one.
+
+    An interrupted search there (its config written, no `trials.csv` yet) is continued with `--resume`.
+    """
     if (output / "trials.csv").is_file():
         print(f"{output}: finished search found, reused")
         return
-    command = [sys.executable, "-m", "nars.search", "--config", str(config), *options, "--output", str(output)]
+    resume = ["--resume"] if (output / SEARCH_CONFIG).is_file() else []
+    command = [sys.executable, "-m", "nars.search", "--config", str(config), *options, *resume, "--output", str(output)]
     if overrides:
         command += ["--set", *overrides]
     print("+", " ".join(command), flush=True)
