@@ -14,5 +14,6 @@ CALIBRATION = "calibration.json"  # with `--calibrate`: each budget's agreement 
 REPORT = "report"  # folder: `nars.analysis` report
 TRIALS = "trials"  # folder: the trials' training files
 RAY = "ray"  # folder: Ray's experiment state (the default `--storage`)
+RAY_STORAGE = "ray_storage.txt"  # the Ray storage a search started with: a moved run folder is refused on --resume
 RAY_NAME = "search"  # the Tune experiment name of a search: RUN/ray/search or STORAGE/search
 CALIBRATION_NAME = "calibration"  # Tune experiments of `--calibrate`: calibration_<epochs>

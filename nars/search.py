@@ -47,6 +47,24 @@ def storage_location(storage: str | None, output: Path) -> str:
     return storage if "://" in storage else str(Path(storage).resolve())
 
 
+def keep_storage(output: Path, storage: str, resume: bool) -> None:
+    """Record the Ray storage of a new search; on `--resume`, refuse another one.
+
+    Ray 2.60 restarts a restored search's unfinished trials with the storage path they were created
+    with, so after the run folder (or `--storage`) moves they fail at their first checkpoint. Saying so
+    up front loses nothing; finding it out costs every unfinished trial.
+    """
+    record = output / run_folder.RAY_STORAGE
+    if not resume or not record.is_file():
+        atomic_write_text(record, storage)
+        return
+    started = record.read_text().strip()
+    if started != storage:
+        raise ConfigError(f"{output}: this search started with Ray storage {started}, now it would be {storage} (a moved run folder or "
+                          f"another --storage); Ray restarts unfinished trials at the old location, so move the folder back or pass "
+                          f"--storage {started}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m nars.search", description="Neural Architecture-Recipe Search on Ray Tune.")
     parser.add_argument("--config", required=True, help="experiment YAML (data, space, constraints, search)")
@@ -100,6 +118,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     remove_stale_temporaries(output)  # left by a write that a kill interrupted; the trials' folders clean their own
     atomic_write_text(output / run_folder.SEARCH_CONFIG, yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
     storage = storage_location(args.storage, output)
+    keep_storage(output, storage, args.resume)
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
     paths = experiment.data_paths(output)
     init_ray(args.address)

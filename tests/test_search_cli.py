@@ -124,3 +124,6 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
     assert _epochs_trained(out) == trained, "a resumed finished search trains nothing again"
     resumed = pd.read_csv(out / "trials.csv")
     pd.testing.assert_frame_equal(resumed.drop(columns="finished_at"), trials.drop(columns="finished_at"))
+    elsewhere = one_line_error(run("-m", "nars.search", "--config", "experiments/quickstart_search.yaml", "--output", str(out),
+                                   "--storage", str(tmp_path / "other"), "--resume", "--calibrate", "--set", *SMALL))
+    assert f"started with Ray storage {storage}, now it would be {tmp_path / 'other'}" in elsewhere
