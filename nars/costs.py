@@ -20,7 +20,7 @@ class Costs:
 
     free_stat_names = ("log FLOPs", "log params")
 
-    def __init__(self, space: Any, constraints: list[str], cache_path: Path, latency_threads: int, latency_backend: str) -> None:
+    def __init__(self, space: Any, constraints: list[str], cache_path: Path | None, latency_threads: int, latency_backend: str) -> None:
         from search_spaces import CostModel, parse_constraints
 
         self._args = (space, list(constraints), cache_path, latency_threads, latency_backend)

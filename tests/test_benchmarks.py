@@ -13,7 +13,8 @@ from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
 
 
 def benchmark(name: str) -> ModuleType:
@@ -80,6 +81,46 @@ def test_predictor_quality(tmp_path: Path) -> None:
                "--held-out", "100", "--pretrain-points", "64")
     assert "## Predictor quality" in text and "| mlp + pretraining |" in text and "| gp |" in text
     assert figures(tmp_path) == ["predictor_quality.png"]
+
+
+def _fake_run(folder: Path, config: str, overrides: list[str], n: int, seed: int) -> list[float]:
+    """A run folder as `nars.search` leaves it, with `n` sampled points whose AP is a known function of their
+    log FLOPs (so a correct pooling ranks them perfectly by FLOPs); returns those log FLOPs."""
+    import pandas as pd
+    import yaml
+
+    from nars.costs import Costs
+    from nars.experiment import load_experiment
+    from nars.proxy import proxy_space_spec
+    from search_spaces import load_space
+
+    experiment = load_experiment(REPO / config, overrides)
+    space = load_space(proxy_space_spec(experiment.space))
+    points = space.sample(n, seed=seed, method="random")
+    log_flops = Costs(space, [], None, 1, "torch").free_stats(points)[:, 0]
+    folder.mkdir(parents=True)
+    (folder / "search_config.yaml").write_text(yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
+    rows = [{"trial_id": f"{seed}_{i}", "status": "ok", "ap": 3.0 * f, **{f"param.{k}": v for k, v in p.items()}}
+            for i, (p, f) in enumerate(zip(points, log_flops, strict=True))]
+    rows.append({**rows[0], "trial_id": "early", "status": "stopped", "ap": 0.0})  # stopped early: not a label
+    pd.DataFrame(rows).to_csv(folder / "trials.csv", index=False)
+    return list(log_flops)
+
+
+def test_predictor_trials_pools_runs_of_one_experiment(tmp_path: Path) -> None:
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for seed, run_dir in enumerate(runs):
+        _fake_run(run_dir, "experiments/quickstart_search.yaml", [], 8, seed)
+    text = run("predictor_trials", tmp_path, "--runs", *map(str, runs), "--n", "4", "8", "--repeats", "2", "--pretrain-points", "16")
+    assert "## Predictor quality on detection trials" in text and "16 measured trials" in text, "stopped trials are left out"
+    alone = next(line for line in text.splitlines() if line.startswith("| log FLOPs alone |"))
+    assert alone.count("1.00 (1.00 to 1.00)") == 2, alone  # AP grows with FLOPs: the pooled trials keep their pairing
+    assert "| mlp + pretraining |" in text and "| gp |" in text
+    assert figures(tmp_path) == ["predictor_trials.png"]
+    other = tmp_path / "other"
+    _fake_run(other, "experiments/quickstart_search.yaml", ["space.parameters.sgd_lr={low: 0.01, high: 0.02}"], 4, 9)
+    with pytest.raises(SystemExit, match="searched another space"):
+        run("predictor_trials", tmp_path, "--runs", str(runs[0]), str(other))
 
 
 def test_search_overhead(tmp_path: Path) -> None:
