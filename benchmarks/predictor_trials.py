@@ -29,6 +29,7 @@ from nars.costs import Costs
 from nars.experiment import load_experiment
 from nars.metrics import ranking_metrics
 from nars.predictor import make_predictor
+from nars.pretraining import SAMPLE_SEED_OFFSET
 from nars.proxy import proxy_space_spec
 from nars.tables import LABELLED, points_of
 from search_spaces import load_space
@@ -74,7 +75,7 @@ def evaluate(space: Any, costs: Costs, points: list[dict[str, Any]], y: np.ndarr
     """Kendall tau on the unmeasured rest, per predictor, N and repeat (nested: the first N of one random order)."""
     X = space.encode(points)
     log_flops = costs.free_stats(points)[:, 0]
-    unlabelled = space.sample(pretrain_points, seed=7919, method="random")
+    unlabelled = space.sample(pretrain_points, seed=SAMPLE_SEED_OFFSET, method="random")  # the sample nars.search draws at seed 0
     X_free, free = space.encode(unlabelled), costs.free_stats(unlabelled)
     scores: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in (*PREDICTORS, ALONE)}
     for repeat in range(repeats):

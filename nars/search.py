@@ -115,10 +115,10 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         sample_feasible(space, 1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
     output.mkdir(parents=True, exist_ok=True)
+    storage = storage_location(args.storage, output)
+    keep_storage(output, storage, args.resume)  # a refused resume has written nothing
     remove_stale_temporaries(output)  # left by a write that a kill interrupted; the trials' folders clean their own
     atomic_write_text(output / run_folder.SEARCH_CONFIG, yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
-    storage = storage_location(args.storage, output)
-    keep_storage(output, storage, args.resume)
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
     paths = experiment.data_paths(output)
     init_ray(args.address)
