@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from core.machine import cpu_model
-from nars.run_folder import SEARCH_CONFIG
+from nars.run_folder import SEARCH_CONFIG, TRIALS_CSV
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
@@ -108,7 +108,7 @@ def run_search(config: Path, output: Path, overrides: Sequence[str], options: Se
 
     An interrupted search there (its config written, no `trials.csv` yet) is continued with `--resume`.
     """
-    if (output / "trials.csv").is_file():
+    if (output / TRIALS_CSV).is_file():
         print(f"{output}: finished search found, reused")
         return
     resume = ["--resume"] if (output / SEARCH_CONFIG).is_file() else []
