@@ -82,6 +82,26 @@ def test_search_efficiency_tiny(hpo_tables, tmp_path):
     assert "### When `nars` pretrained" in text and "| nasbench201/cifar10 | 1 |" in text
 
 
+def test_goal_lines_compare_nars_with_the_best_baseline_at_each_point():
+    import search_efficiency
+    from search_efficiency import Summary
+
+    def summary(regret: dict[tuple[str, int], float], to_target: dict[str, float]) -> Summary:
+        at = pd.DataFrame({"regret": regret}).rename_axis(["method", "eval"])
+        return Summary(curves=pd.DataFrame(), at=at.assign(test=0.0), to_target=pd.Series(to_target))
+
+    tie_at_100 = summary({("nars", 50): 0.1, ("optuna-tpe", 50): 0.2, ("local", 50): 0.3,
+                          ("nars", 100): 0.0, ("optuna-tpe", 100): 0.0, ("local", 100): 0.05},
+                         {"nars": 20, "optuna-tpe": 30, "local": 18, "random": 100})
+    behind = summary({("nars", 50): 0.5, ("optuna-gp", 50): 0.1, ("nars", 100): 0.2, ("optuna-gp", 100): 0.3},
+                     {"nars": 15, "optuna-gp": 15, "random": np.inf})
+    text = "\n".join(search_efficiency.goal_lines([("a", tie_at_100), ("b", behind)], reference=100))
+    assert "| a | nars | 0.1 vs 0.2 (optuna-tpe) | 0 vs 0 (optuna-tpe) tie | 20 vs 18 (local) | yes | no |" in text
+    assert "| b | nars | 0.5 vs 0.1 (optuna-gp) | 0.2 vs 0.3 (optuna-gp) | 15 vs 15 (optuna-gp) tie | no | no |" in text
+    assert "on at least 3 tables (a tie at the lowest counts): nars missed (1 of 2 tables)." in text
+    assert "than every baseline on at least 3 tables: nars missed (0 of 2 tables)." in text
+
+
 @pytest.mark.slow
 def test_detection_search_tiny(tmp_path):
     """Two searchers x two seeds of 2 trials x 1 epoch on the quickstart's synthetic data (minutes on a shared CPU)."""
