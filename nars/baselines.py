@@ -114,25 +114,29 @@ class OptunaDefineByRun:
                 raise TypeError(f"no Optuna distribution for parameter type {type(param).__name__}")
 
 
-def optuna_sampler(kind: str, seed: int) -> Any:
-    """The Optuna sampler `kind` names: TPE, scrambled QMC, or a Gaussian process (`GPSampler`, which needs torch)."""
+def optuna_sampler(kind: str, seed: int, startup: int | None = None) -> Any:
+    """The Optuna sampler `kind` names: TPE, scrambled QMC, or a Gaussian process (`GPSampler`, which needs torch).
+
+    `startup`: TPE's and GP's random trials before their model is used (None: Optuna's default, 10).
+    """
     import optuna
 
+    start = {} if startup is None else {"n_startup_trials": startup}
     samplers = {
-        "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "optuna-tpe": lambda: optuna.samplers.TPESampler(seed=seed, **start),
         "optuna-qmc": lambda: optuna.samplers.QMCSampler(seed=seed, scramble=True),
-        "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed),
+        "optuna-gp": lambda: optuna.samplers.GPSampler(seed=seed, **start),
     }
     if kind not in samplers:
         raise ValueError(f"unknown Optuna sampler {kind!r}; one of {sorted(samplers)}")
     return samplers[kind]()
 
 
-def optuna_searcher(space: Any, kind: str, seed: int = 0, *, metric: str = "ap", mode: str = "max") -> Searcher:
+def optuna_searcher(space: Any, kind: str, seed: int = 0, *, metric: str = "ap", mode: str = "max", startup: int | None = None) -> Searcher:
     """Ray's `OptunaSearch` with the sampler `kind` names over `space`.
 
     With a define-by-run space OptunaSearch takes metric and mode only here (not from TuneConfig).
     """
     from ray.tune.search.optuna import OptunaSearch
 
-    return OptunaSearch(space=OptunaDefineByRun(space), sampler=optuna_sampler(kind, seed), metric=metric, mode=mode)
+    return OptunaSearch(space=OptunaDefineByRun(space), sampler=optuna_sampler(kind, seed, startup), metric=metric, mode=mode)

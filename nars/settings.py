@@ -45,7 +45,9 @@ class PredictorSettings(Section):
 class RoundSettings(Section):
     """How many points each round trains and how its candidates are drawn and judged."""
 
-    initial_points: int = Field(8, ge=2, description="points of the scrambled-Sobol round 0 (the predictor needs data)")
+    initial_points: int = Field(8, ge=2, description=(
+        "points of the scrambled-Sobol round 0 (the predictor needs data); for a baseline `search.searcher`, its start"
+        " before its model is used: TPE's and GP's startup trials, SMAC's initial design, local search's random points"))
     round_size: int = Field(4, ge=1, description="points trained per later round")
     candidate_pool: int = Field(2048, ge=8, description="candidates the predictor ranks per round; >= round_size")
     exploration: float = Field(

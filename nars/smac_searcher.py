@@ -68,11 +68,14 @@ def config_space(space: Any, seed: int) -> Any:
 class SMACSearcher(MetricAwareSearcher):
     """SMAC3's `HyperparameterOptimizationFacade` (random forest + expected improvement, Sobol initial design)."""
 
-    def __init__(self, space: Any, *, max_trials: int = 100, seed: int = 0, metric: str | None = None, mode: str | None = None) -> None:
+    def __init__(self, space: Any, *, max_trials: int = 100, seed: int = 0, metric: str | None = None, mode: str | None = None,
+                 initial: int | None = None) -> None:
+        """`initial`: configurations of the Sobol initial design (None: SMAC's default, 10 per hyperparameter but at
+        most a quarter of `max_trials`)."""
         super().__init__(metric=metric, mode=mode)
         if find_spec("smac") is None:
             raise ConfigError(f"search.searcher smac needs SMAC3: pip install 'smac=={SMAC_VERSION}' (or the project's [bench] extra)")
-        self.space, self.max_trials, self.seed = space, max_trials, seed
+        self.space, self.max_trials, self.seed, self.initial = space, max_trials, seed, initial
         self.history: list[tuple[dict[str, Any], float]] = []  # (SMAC configuration, cost) told so far
         self.pending: dict[str, Any] = {}  # trial id -> SMAC TrialInfo
         self._smac: Any = None
@@ -86,7 +89,9 @@ class SMACSearcher(MetricAwareSearcher):
             self._workdir = tempfile.TemporaryDirectory(prefix="nars_smac_")
             scenario = Scenario(config_space(self.space, self.seed), deterministic=True, n_trials=self.max_trials, seed=self.seed,
                                 output_directory=Path(self._workdir.name))
-            self._smac = HyperparameterOptimizationFacade(scenario, _never_called, overwrite=True, logging_level=40)
+            design = (None if self.initial is None
+                      else HyperparameterOptimizationFacade.get_initial_design(scenario, n_configs=self.initial, max_ratio=1.0))
+            self._smac = HyperparameterOptimizationFacade(scenario, _never_called, initial_design=design, overwrite=True, logging_level=40)
             for values, cost in self.history:
                 self._tell(self._trial_info(values), cost)
         return self._smac

@@ -41,7 +41,11 @@ def init_ray(address: str | None) -> None:
 
 
 def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials: int) -> Any:
-    """The Tune searcher `search.searcher` names: NARS, or a baseline (random, Optuna TPE / QMC / GP, SMAC3, local search)."""
+    """The Tune searcher `search.searcher` names: NARS, or a baseline (random, Optuna TPE / QMC / GP, SMAC3, local search).
+
+    Every searcher with a start phase begins with `search.initial_points` points before its model (or hill climbing)
+    takes over, so that searchers compared at one trial budget have the same start.
+    """
     s = experiment.search
     if s.searcher == "nars":
         settings = RoundSettings.model_validate(s.model_dump(include=set(RoundSettings.model_fields)))
@@ -56,14 +60,14 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
     if s.searcher == "local":
         from nars.local_search import LocalSearch
 
-        return LocalSearch(space, feasible=costs.feasibility, seed=s.seed, metric=s.metric, mode="max")
+        return LocalSearch(space, initial=s.initial_points, feasible=costs.feasibility, seed=s.seed, metric=s.metric, mode="max")
     if s.searcher == "smac":
         from nars.smac_searcher import SMACSearcher
 
-        return SMACSearcher(space, max_trials=max_trials, seed=s.seed, metric=s.metric, mode="max")
+        return SMACSearcher(space, max_trials=max_trials, seed=s.seed, metric=s.metric, mode="max", initial=s.initial_points)
     from nars.baselines import optuna_searcher
 
-    return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max")
+    return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max", startup=s.initial_points)
 
 
 def trial_logger(total: int, metric: str) -> Any:

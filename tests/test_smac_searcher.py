@@ -59,3 +59,35 @@ def test_without_smac_installed_the_error_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(smac_searcher, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match=r"search.searcher smac needs SMAC3: pip install 'smac==2\.4\.1'"):
         SMACSearcher(SPACE)
+
+
+@pytest.mark.parametrize("searcher", ["optuna-tpe", "optuna-gp", "smac", "local"])
+def test_every_baseline_starts_with_search_initial_points(searcher):
+    """`search.initial_points` is each baseline's start: after 3 random/Sobol points its model (or hill climbing) takes over."""
+    from types import SimpleNamespace
+
+    from nars.experiment import SearchSettings
+    from nars.tune_run import build_searcher
+
+    settings = SearchSettings(searcher=searcher, initial_points=3)
+    built = build_searcher(SimpleNamespace(search=settings), SPACE, SimpleNamespace(feasibility=None), max_trials=8)
+
+    def drive(n: int) -> None:
+        for i in range(n):
+            built.on_trial_complete(str(i), {settings.metric: score(built.suggest(str(i)))})
+
+    if searcher.startswith("optuna"):  # Ray's OptunaSearch holds the Optuna sampler
+        assert built._sampler._n_startup_trials == 3
+    elif searcher == "smac":
+        origins = []
+        for i in range(4):
+            built.suggest(str(i))
+            origins.append(built.pending[str(i)].config.origin)
+            built.on_trial_complete(str(i), {settings.metric: float(i)})
+        assert [origin.startswith("Initial Design") for origin in origins] == [True, True, True, False], origins
+    else:
+        drive(3)
+        starts = list(built.starts)
+        fourth = built.suggest("3")  # a one-parameter neighbour of the best of the 3 start points
+        assert built.incumbent == max(starts, key=lambda start: start[1])
+        assert sum(fourth.get(k) != built.incumbent[0].get(k) for k in {*fourth, *built.incumbent[0]}) >= 1
