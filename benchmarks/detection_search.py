@@ -6,7 +6,8 @@
 
 For each seed, then each searcher (so that an unfinished benchmark still compares every searcher on the
 same seeds), runs `python -m nars.search --searcher S --num-samples N --set search.seed=SEED` into
-`--runs DIR/S/seedSEED`. Finished searches are reused, so an interrupted benchmark resumes at the next
+`--runs DIR/S/seedSEED` (default DIR: `runs/detection_search/<experiment>`). Every searcher starts with the
+experiment's `search.initial_points` (NARS's Sobol round; TPE's, GP's and SMAC's start, local search's random points). Finished searches are reused, so an interrupted benchmark resumes at the next
 unfinished one and a rerun only redraws. With the raccoon experiment a trial is 4 proxy epochs from scratch
 at 160-224 px, about 5 CPU minutes: one 8-trial search is about 40 CPU minutes.
 
@@ -15,7 +16,8 @@ searcher), the AP vs FLOPs fronts of every run, and a table (median and range ov
 the best after half the trials, CPU minutes). With `--train-default RECIPE`, the NARS winner of the first
 seed (its `best_recipe.yaml`) and RECIPE are both trained for `--epochs` on the experiment's data with
 `detector.train` and evaluated with `detector.evaluate`: does the search give a better detector than the defaults?
-Writes the section "Detection search" of BENCHMARKS.md and `benchmarks/figures/detection_search_*.png`.
+Writes the section "Detection search: <experiment>" of BENCHMARKS.md (one per experiment, e.g. `raccoon_search`)
+and `benchmarks/figures/detection_search_<experiment>_*.png`.
 """
 
 from __future__ import annotations
@@ -149,9 +151,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every search, e.g. search.proxy_epochs=1")
     parser.add_argument("--train-default", type=Path, help="also train the NARS winner and this recipe for --epochs and compare")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of both trainings of --train-default")
-    parser.add_argument("--runs", type=Path, default=REPO / "runs" / "detection_search", help="DIR/<searcher>/seed<N>, report/, trained/")
+    parser.add_argument("--runs", type=Path, help="DIR/<searcher>/seed<N>, report/, trained/ (default: runs/detection_search/<experiment>)")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="the Markdown file whose section is written")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.runs is None:  # per experiment: finished searches are reused, so two experiments must never share a folder
+        args.runs = REPO / "runs" / "detection_search" / args.config.stem
+    return args
 
 
 def main(argv: Sequence[str]) -> None:
@@ -166,18 +171,19 @@ def main(argv: Sequence[str]) -> None:
             run.label = f"{searcher} seed {seed}"
     report = write_report([run for seeded in runs.values() for run in seeded], args.runs.resolve() / "report")
     curves = best_so_far_table(runs, args.trials)
-    lines = header(SECTION, "detection_search.py", argv,
+    title, stem = f"{SECTION}: {args.config.stem}", f"detection_search_{args.config.stem}"
+    lines = header(title, "detection_search.py", argv,
                    f"Experiment `{args.config}`: {args.trials} trials per search, seeds {', '.join(map(str, args.seeds))}; "
                    f"overrides: {' '.join(args.set) or 'none'}", SHARED_NOTE.split(":")[0] + ".")
     lines += summary_table(runs, curves, args.trials)
-    lines += ["", figure_link(args.output, plot_best_so_far(curves, figure_path(args.output, "detection_search_best_so_far.png")),
+    lines += ["", figure_link(args.output, plot_best_so_far(curves, figure_path(args.output, f"{stem}_best_so_far.png")),
                               "best AP so far per searcher, median and range over seeds"), "",
-              figure_link(args.output, plot_fronts(runs, figure_path(args.output, "detection_search_pareto.png")),
+              figure_link(args.output, plot_fronts(runs, figure_path(args.output, f"{stem}_pareto.png")),
                           "AP vs FLOPs fronts per searcher"), "",
               f"Full report (predictor quality, importance, curves per run): `{report}`.", ""]
     if args.train_default:
         lines += winner_vs_default(args, runs)
-    publish(args.output, SECTION, lines)
+    publish(args.output, title, lines)
 
 
 if __name__ == "__main__":

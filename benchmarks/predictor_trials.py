@@ -1,6 +1,6 @@
 """Predictor quality on detection trials: how well each predictor ranks the trials not yet measured after N measured ones.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/predictor_trials.py --runs runs/detection_search/*/seed* [--n 4 8 12 16 24]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/predictor_trials.py --runs runs/detection_search/raccoon_search/*/seed* [--n 4 8 12 16 24]
         [--repeats 50]
 
 The tables of `predictor_quality.py` have thousands of configurations; a detection search has tens of trials, which

@@ -112,8 +112,8 @@ def test_detection_search_tiny(tmp_path):
                "--runs", str(tmp_path / "runs"), "--output", str(markdown)]
     subprocess.run(command, check=True, cwd=REPO, env=ENV, timeout=1200)
     text = markdown.read_text()
-    assert "## Detection search" in text and "| nars | 2 | 4 of 4 |" in text and "| random | 2 | 4 of 4 |" in text
-    for name in ("detection_search_best_so_far.png", "detection_search_pareto.png"):
+    assert "## Detection search: quickstart_search" in text and "| nars | 2 | 4 of 4 |" in text and "| random | 2 | 4 of 4 |" in text
+    for name in ("detection_search_quickstart_search_best_so_far.png", "detection_search_quickstart_search_pareto.png"):
         assert (tmp_path / "benchmarks" / "figures" / name).stat().st_size > 10_000
     assert (tmp_path / "runs" / "report" / "report.md").is_file()
     assert sorted(p.name for p in (tmp_path / "runs" / "nars").iterdir()) == ["seed0", "seed1"]
