@@ -76,9 +76,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> str:
         f"| decode {args.points:,} rows | {t_decode:.2f} s | |",
         cost_line,
         f"| the same {costed} archs again (LRU cache) | {t_cached * 1000:.0f} ms | includes `to_config` of each point |",
-        f"| CPU latency of {len(latencies)} archs, 1 thread, median of 10 runs | "
+        f"| CPU latency of {len(latencies)} archs, {cost_model.latency_threads} thread(s), median of {cost_model.latency_runs} runs | "
         f"{np.median(latencies):.0f} ms median (min {min(latencies):.0f}, max {max(latencies):.0f}) | "
-        "random images at each point's min_size x max_size |",
+        f"the deployed model (`{cost_model.latency_backend}` backend: what `detector.predict` runs), a random image at each "
+        "point's min_size x max_size |",
         "",
         f"FLOPs of the costed archs: median {np.median(flops) / 1e9:.2f} G, range {min(flops) / 1e9:.2f}-{max(flops) / 1e9:.2f} G "
         "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs and params are summed over the model's "

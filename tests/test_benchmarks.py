@@ -135,3 +135,4 @@ def test_search_overhead(tmp_path: Path) -> None:
 def test_space_speed(tmp_path: Path) -> None:
     text = run("space_speed", tmp_path, "--points", "50", "--archs", "2", "--latency-archs", "1")
     assert "## Search space speed" in text and "cost 2 distinct archs" in text
+    assert "CPU latency of 1 archs, 1 thread(s), median of 20 runs" in text and "`torch` backend" in text  # the CostModel's own
