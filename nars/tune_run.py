@@ -61,13 +61,16 @@ def build_searcher(experiment: Experiment, space: Any, costs: Costs, max_trials:
         from nars.local_search import LocalSearch
 
         return LocalSearch(space, initial=s.initial_points, feasible=costs.feasibility, seed=s.seed, metric=s.metric, mode="max")
+    from nars.baselines import FeasibleOnly, optuna_searcher
+
     if s.searcher == "smac":
         from nars.smac_searcher import SMACSearcher
 
-        return SMACSearcher(space, max_trials=max_trials, seed=s.seed, metric=s.metric, mode="max", initial=s.initial_points)
-    from nars.baselines import optuna_searcher
-
-    return optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max", startup=s.initial_points)
+        unconstrained = SMACSearcher(space, max_trials=max_trials, seed=s.seed, metric=s.metric, mode="max", initial=s.initial_points)
+    else:
+        unconstrained = optuna_searcher(space, s.searcher, seed=s.seed, metric=s.metric, mode="max", startup=s.initial_points)
+    # Optuna and SMAC take no constraints: infeasible proposals are rejected before they cost a trial
+    return unconstrained if costs.feasibility is None else FeasibleOnly(unconstrained, costs.feasibility)
 
 
 def trial_logger(total: int, metric: str) -> Any:

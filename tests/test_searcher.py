@@ -192,6 +192,21 @@ def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
         assert searcher.incumbent is not None
 
 
+def test_a_constrained_optuna_search_through_tune_trains_only_feasible_points(local_ray, tmp_path):
+    from nars.baselines import FeasibleOnly, optuna_searcher
+
+    def feasible(points: list[dict]) -> np.ndarray:
+        return np.array([p["x0"] + p["x1"] <= 0.5 for p in points])  # an eighth of the (x0, x1) square
+
+    searcher = FeasibleOnly(optuna_searcher(load_space(SPACE), "optuna-tpe", seed=0, metric="score", mode="max", startup=3), feasible)
+    tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=2), num_samples=8),
+                       run_config=tune.RunConfig(storage_path=str(tmp_path), name="constrained", verbose=0))
+    frame = tuner.fit().get_dataframe()
+    assert len(frame) == 8 and frame["score"].notna().all()
+    assert (frame["config/x0"] + frame["config/x1"] <= 0.5).all() and searcher.rejected > 0
+    assert sorted(p.name for p in (tmp_path / "constrained").glob("searcher-state-*"))  # Tune's searcher checkpoint was written
+
+
 def test_a_stopped_trial_is_recorded_but_does_not_pull_the_predictor():
     """Early stopping: a trial that trained half the proxy budget reports budget 0.5; its (here absurd) value is
     kept in the history but the predictor is fitted as if it had failed: identical predictions."""
