@@ -17,6 +17,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from core.atomic import atomic_write_text
+from nars.costs import FEASIBLE_DRAWS, meets_constraints
 from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.params import Choice, Float, Int
 from search_spaces.point import Point
@@ -34,12 +35,13 @@ class RandomSearcher(Searcher):
     def suggest(self, trial_id: str) -> Point | str | None:
         if self.max_trials is not None and self.suggested >= self.max_trials:
             return Searcher.FINISHED
-        for attempt in range(100):
-            point = self.space.sample(1, seed=self.seed * 1_000_003 + self.suggested * 101 + attempt, method="random")[0]
-            if self.feasible is None or bool(np.asarray(self.feasible([point]))[0]):
+        draws = np.random.default_rng([self.seed, self.suggested])  # one stream per suggestion: resumes draw the same points
+        for _ in range(FEASIBLE_DRAWS):
+            point = self.space.sample(1, seed=int(draws.integers(2**63)), method="random")[0]
+            if meets_constraints(self.feasible, point):
                 self.suggested += 1
                 return point
-        raise RuntimeError("random search: 100 samples in a row broke the constraints; loosen them")
+        raise RuntimeError(f"random search: {FEASIBLE_DRAWS} samples in a row broke the constraints; loosen them")
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         pass
@@ -155,7 +157,7 @@ class FeasibleOnly(Searcher):
     spent 2 of its first 4 trials on models it may not deploy, and after its start it kept proposing them.
     """
 
-    def __init__(self, inner: Searcher, feasible: Callable[[list[Point]], np.ndarray], *, max_draws: int = 100) -> None:
+    def __init__(self, inner: Searcher, feasible: Callable[[list[Point]], np.ndarray], *, max_draws: int = FEASIBLE_DRAWS) -> None:
         super().__init__(metric=inner.metric, mode=inner.mode)
         self.inner, self.feasible, self.max_draws = inner, feasible, max_draws
         self.aliases: dict[str, str] = {}  # Tune's trial id -> the wrapped searcher's id of its feasible draw
@@ -177,7 +179,7 @@ class FeasibleOnly(Searcher):
         for draw in range(self.max_draws):
             inner_id = f"{trial_id}~{draw}"
             point = self.inner.suggest(inner_id)
-            if not isinstance(point, dict) or bool(np.asarray(self.feasible([point]))[0]):
+            if not isinstance(point, dict) or meets_constraints(self.feasible, point):
                 if isinstance(point, dict):
                     self.aliases[trial_id] = inner_id
                 return point

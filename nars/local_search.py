@@ -17,6 +17,7 @@ import numpy as np
 from ray.tune.search import Searcher
 
 from core.atomic import atomic_write_text
+from nars.costs import FEASIBLE_DRAWS, meets_constraints
 from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.params import Choice, Float, Int, Param
 from search_spaces.point import Point, point_key
@@ -100,11 +101,11 @@ class LocalSearch(MetricAwareSearcher):
         return self._random_point(rng)
 
     def _random_point(self, rng: np.random.Generator) -> Point | str:
-        for _ in range(100):
+        for _ in range(FEASIBLE_DRAWS):
             point = self.space.sample(1, seed=int(rng.integers(2**31)), method="random")[0]
-            if point_key(point) not in self.tried and self._feasible([point])[0]:
+            if point_key(point) not in self.tried and meets_constraints(self.feasible, point):
                 return point
-        return Searcher.FINISHED  # 100 draws in a row were tried or infeasible: the space is (nearly) exhausted
+        return Searcher.FINISHED  # every draw was tried or infeasible: the feasible space is (nearly) exhausted
 
     def _feasible(self, points: list[Point]) -> np.ndarray:
         return np.ones(len(points), bool) if self.feasible is None or not points else np.asarray(self.feasible(points), bool)

@@ -27,7 +27,7 @@ from core.atomic import atomic_write_text, remove_stale_temporaries
 from core.errors import ConfigError, run_cli
 from nars import run_folder
 from nars.calibrate import calibrate
-from nars.costs import Costs
+from nars.costs import FEASIBLE_DRAWS, Costs
 from nars.experiment import load_experiment
 from nars.final_stage import final_stage
 from nars.pretrained import check_weights
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     latency = experiment.search.latency
     costs = Costs(space, experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend)
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
-        sample_feasible(space, 1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=64)
+        sample_feasible(space, 1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=FEASIBLE_DRAWS)
     output.mkdir(parents=True, exist_ok=True)
     storage = storage_location(args.storage, output)
     keep_storage(output, storage, args.resume)  # a refused resume has written nothing

@@ -1,5 +1,6 @@
 """`FeasibleOnly`: Optuna and SMAC proposals that break the constraints never become trials, they are told back as
-the worst value measured so far, and the wrapped searcher keeps learning from every trial across a save and restore."""
+the worst value measured so far, and the wrapped searcher keeps learning from every trial across a save and restore.
+No searcher gives up on a constraint that few points meet."""
 
 from __future__ import annotations
 
@@ -53,3 +54,25 @@ def test_constraints_nothing_satisfies_are_a_clear_error():
                             max_draws=5)
     with pytest.raises(RuntimeError, match="5 proposals in a row broke the constraints; loosen them"):
         searcher.suggest("0")
+
+
+def near_the_origin(points: list[dict]) -> np.ndarray:
+    return np.array([p["x"] + p["y"] <= 0.14 for p in points])  # 1% of the square
+
+
+@pytest.mark.parametrize("kind", ["random", "local", "optuna-tpe"])
+def test_a_constraint_that_one_point_in_a_hundred_meets_does_not_stop_a_searcher(kind):
+    """At 100 draws per suggestion (the old limit) each suggestion here failed with probability 0.99**100 = 37%."""
+    from nars.baselines import RandomSearcher
+    from nars.local_search import LocalSearch
+
+    if kind == "random":
+        searcher = RandomSearcher(SPACE, feasible=near_the_origin, seed=0, metric="score", mode="max")
+    elif kind == "local":
+        searcher = LocalSearch(SPACE, initial=4, feasible=near_the_origin, seed=0, metric="score", mode="max")
+    else:
+        searcher = FeasibleOnly(optuna_searcher(SPACE, kind, seed=0, metric="score", mode="max", startup=4), near_the_origin)
+    for i in range(6):
+        point = searcher.suggest(str(i))
+        assert isinstance(point, dict) and near_the_origin([point])[0], point
+        searcher.on_trial_complete(str(i), {"score": point["x"]})
