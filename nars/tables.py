@@ -82,11 +82,16 @@ def trial_row(trial_id: str, config: Mapping[str, Any], metrics: Mapping[str, An
 
 
 def typed_trials(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Every documented column with its dtype (absent ones as missing), `param.*` after, best first."""
+    """Every documented column with its dtype (absent ones as missing), `param.*` after, best first.
+
+    Ties (short trials often all score 0 AP) go in the order the trials finished, then by id: Ray's own trial order
+    changes when a search is resumed, and the table must not.
+    """
     frame = _coerce(frame, TRIAL_DTYPES)
     params = sorted(c for c in frame.columns if c.startswith(PARAM_PREFIX))
     frame = frame[TRIAL_COLUMNS + params]
-    return frame.sort_values(metric, ascending=False, na_position="last", kind="stable").reset_index(drop=True)
+    return frame.sort_values([metric, "finished_at", "trial_id"], ascending=[False, True, True], na_position="last",
+                             kind="stable").reset_index(drop=True)
 
 
 def trial_table(rows: Iterable[Mapping[str, Any]], metric: str) -> pd.DataFrame:
