@@ -15,5 +15,6 @@ REPORT = "report"  # folder: `nars.analysis` report
 TRIALS = "trials"  # folder: the trials' training files
 RAY = "ray"  # folder: Ray's experiment state (the default `--storage`)
 RAY_STORAGE = "ray_storage.txt"  # the Ray storage a search started with: a moved run folder is refused on --resume
+RAY_STATE_SNAPSHOT = "ray_state_{}.json"  # per Tune experiment: its last whole state, for a kill during Ray's write (`nars.tune_state`)
 RAY_NAME = "search"  # the Tune experiment name of a search: RUN/ray/search or STORAGE/search
 CALIBRATION_NAME = "calibration"  # Tune experiments of `--calibrate`: calibration_<epochs>

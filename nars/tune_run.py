@@ -113,6 +113,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
     from ray.tune.schedulers import ASHAScheduler
     from ray.tune.search import ConcurrencyLimiter
 
+    from nars.tune_state import StateSnapshot, recover_experiment_state
+
     if trial_fn is None:
         from nars.trainable import run_trial as trial_fn
 
@@ -127,8 +129,12 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
         {"cpu": s.cpus_per_trial, "gpu": s.gpus_per_trial},
     )
     path = f"{storage.rstrip('/')}/{name}"
+    local = storage.removeprefix("file://") if storage.startswith("file://") or "://" not in storage else None
+    snapshot = None if local is None else output / run_folder.RAY_STATE_SNAPSHOT.format(name)
     if resume and tune.Tuner.can_restore(path):
         print(f"resuming {path}: finished trials are kept, unfinished ones continue from their checkpoints")
+        if snapshot is not None and (note := recover_experiment_state(Path(local) / name, snapshot)):
+            print(note)
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=False, restart_errored=False)
     else:
         # metric and mode are set once: in the TuneConfig, unless the searcher fixed them itself (Optuna)
@@ -147,7 +153,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
                 trial_dirname_creator=trial_dirname, reuse_actors=True,  # one worker process trains trial after trial (no re-imports)
             ),
             run_config=tune.RunConfig(
-                name=name, storage_path=storage, verbose=0, callbacks=[trial_logger(num_samples, s.metric)],
+                name=name, storage_path=storage, verbose=0,
+                callbacks=[trial_logger(num_samples, s.metric)] + ([StateSnapshot(snapshot)] if snapshot is not None else []),
                 failure_config=tune.FailureConfig(max_failures=s.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),

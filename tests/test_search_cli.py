@@ -119,8 +119,13 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
 
     trained = _epochs_trained(out)
     assert len(trained) == 4 + 2 * 5  # search trials + calibration candidates at 1 and at 2 epochs
+    assert {p.name for p in out.glob("ray_state_*.json")} == {"ray_state_calibration_1.json", "ray_state_calibration_2.json",
+                                                               "ray_state_search.json"}
+    (cut,) = (tmp_path / "store" / "search").glob("experiment_state-*.json")
+    cut.write_bytes(b"")  # as a kill during Ray's write of its experiment state leaves it
     again = run(*args[:-len(SMALL) - 1], "--resume", "--set", *SMALL)
     assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{cut.name} cut short by a kill while Ray wrote it: resuming from the state snapshot of" in again.stdout
     assert _epochs_trained(out) == trained, "a resumed finished search trains nothing again"
     resumed = pd.read_csv(out / "trials.csv")
     pd.testing.assert_frame_equal(resumed.drop(columns="finished_at"), trials.drop(columns="finished_at"))

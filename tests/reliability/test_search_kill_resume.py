@@ -9,6 +9,9 @@ round-1 trial, then resumed with `--resume`:
   interrupted trial continues from its last checkpoint (epoch 2 of 3);
 * the trial table is complete (6 trials, all `ok`) and equal, point by point and metric by metric, to the
   table of a search that was never killed, and so is the winning recipe.
+
+The same holds when the kill also cut Ray's experiment-state file short (as a kill during Ray's write of it
+does): `--resume` puts back the run folder's snapshot of that state (`nars.tune_state`).
 """
 
 from __future__ import annotations
@@ -85,7 +88,8 @@ def _comparable(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_kill_9_then_resume_trains_nothing_twice_and_ends_like_an_uninterrupted_search(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut_state", [False, True], ids=["whole_state", "state_cut_short"])
+def test_kill_9_then_resume_trains_nothing_twice_and_ends_like_an_uninterrupted_search(tmp_path: Path, cut_state: bool) -> None:
     started = time.perf_counter()
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     _search(straight)
@@ -93,8 +97,12 @@ def test_kill_9_then_resume_trains_nothing_twice_and_ends_like_an_uninterrupted_
 
     at_kill = _kill_in_first_predicted_trial(killed)
     before_kill = read_events(killed)[:at_kill]
+    if cut_state:
+        (state,) = (killed / "ray" / "search").glob("experiment_state-*.json")
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
     resumed = _search(killed, "--resume")
     assert "resuming" in resumed.stdout
+    assert ("cut short by a kill while Ray wrote it" in resumed.stdout) == cut_state
     after_kill = read_events(killed)[at_kill:]
 
     finished = {key for key, epoch in _trained(before_kill) if epoch == EPOCHS}
