@@ -7,9 +7,13 @@ come fast.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +108,8 @@ def trial_dirname(trial: Any) -> str:
 
 def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPaths, output: Path, storage: str, name: str, searcher: Any,
              num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool, trial_fn: TrialFn | None = None) -> Any:
-    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid.
+    """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid, or raises KeyboardInterrupt
+    when the run was interrupted with trials unfinished (the search then writes no table and no winner).
 
     `trial_fn` is the function trainable (default `nars.trainable.run_trial`); another one takes the same
     keyword arguments (e.g. a wrapper that injects faults, or a cheap stand-in objective).
@@ -159,4 +164,39 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
-    return tuner.fit()
+    with tune_interrupt() as interrupted:
+        results = tuner.fit()
+    if interrupted.is_set():  # nothing may name a winner from part of a search
+        print("interrupted: Ray Tune saved its state; run the same command with --resume to continue", file=sys.stderr)
+        raise KeyboardInterrupt  # what Tune swallowed: `run_cli` exits 130
+    return results
+
+
+@contextlib.contextmanager
+def tune_interrupt() -> Iterator[threading.Event]:
+    """Ctrl-C during `Tuner.fit`: Tune's graceful stop (it saves its state), and an event that says it happened.
+
+    Tune catches SIGINT itself and returns from `fit` as if the run had ended. With `TUNE_DISABLE_SIGINT_HANDLER`
+    SIGINT is ours; we pass it on as SIGUSR1, which Tune always treats as the same stop. A second Ctrl-C stops at once.
+    """
+    interrupted = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield interrupted
+        return
+    previous, setting = signal.signal(signal.SIGINT, on_sigint), os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if setting is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER")
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = setting

@@ -11,7 +11,9 @@ round-1 trial, then resumed with `--resume`:
   table of a search that was never killed, and so is the winning recipe.
 
 The same holds when the kill also cut Ray's experiment-state file short (as a kill during Ray's write of it
-does): `--resume` puts back the run folder's snapshot of that state (`nars.tune_state`).
+does): `--resume` puts back the run folder's snapshot of that state (`nars.tune_state`); and after a Ctrl-C
+(SIGINT), which Tune catches: the search then exits 130 and writes no trial table and no winner from part of
+its trials, so nothing mistakes it for a finished one.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ def _trained(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return [(e["key"], e["epoch"]) for e in events if e["event"] == "epoch"]
 
 
-def _kill_in_first_predicted_trial(output: Path) -> int:
-    """Start the search, `kill -9` it halfway through epoch 2 of its 4th trial; returns the number of events before the kill."""
+def _kill_in_first_predicted_trial(output: Path, how: signal.Signals = signal.SIGKILL) -> int:
+    """Start the search, send `how` halfway through epoch 2 of its 4th trial; returns the number of events before the kill."""
     log = output.parent / f"{output.name}.log"
     with open(log, "w") as handle:
         proc = subprocess.Popen(search_command("toy", output, SETTINGS), cwd=REPO, env=ENV, stdout=handle, stderr=subprocess.STDOUT,
@@ -61,7 +63,7 @@ def _kill_in_first_predicted_trial(output: Path) -> int:
             keys = list(dict.fromkeys(key for key, _ in _trained(read_events(output))))
             if len(keys) > ROUND_ZERO:  # the 4th trial reported epoch 1 (and checkpointed it): it is now in epoch 2
                 time.sleep(TOY_EPOCH_S / 2)
-                os.kill(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, how)
                 break
             time.sleep(0.1)
         proc.wait(timeout=60)
@@ -73,7 +75,11 @@ def _kill_in_first_predicted_trial(output: Path) -> int:
             os.killpg(proc.pid, signal.SIGKILL)  # Ray helper processes the driver leaves behind in its session
         except ProcessLookupError:
             pass
-    assert proc.returncode == -signal.SIGKILL, f"the search ended before the kill:\n{log.read_text()[-3000:]}"
+    expected = -signal.SIGKILL if how == signal.SIGKILL else 130  # a Ctrl-C ends like any interrupted CLI
+    assert proc.returncode == expected, f"the search ended before the kill, or not as interrupted:\n{log.read_text()[-3000:]}"
+    if how != signal.SIGKILL:
+        assert "interrupted: Ray Tune saved its state; run the same command with --resume to continue" in log.read_text()
+        assert not (output / "trials.csv").exists() and not (output / "best_recipe.yaml").exists()
     count = len(read_events(output))
     time.sleep(2 * TOY_EPOCH_S)
     assert len(read_events(output)) == count, "a trial went on training after the search was killed"
@@ -88,14 +94,16 @@ def _comparable(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cut_state", [False, True], ids=["whole_state", "state_cut_short"])
-def test_kill_9_then_resume_trains_nothing_twice_and_ends_like_an_uninterrupted_search(tmp_path: Path, cut_state: bool) -> None:
+@pytest.mark.parametrize(("how", "cut_state"), [(signal.SIGKILL, False), (signal.SIGKILL, True), (signal.SIGINT, False)],
+                         ids=["kill_9", "kill_9_state_cut_short", "ctrl_c"])
+def test_kill_then_resume_trains_nothing_twice_and_ends_like_an_uninterrupted_search(tmp_path: Path, how: signal.Signals,
+                                                                                      cut_state: bool) -> None:
     started = time.perf_counter()
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     _search(straight)
     straight_s = time.perf_counter() - started
 
-    at_kill = _kill_in_first_predicted_trial(killed)
+    at_kill = _kill_in_first_predicted_trial(killed, how)
     before_kill = read_events(killed)[:at_kill]
     if cut_state:
         (state,) = (killed / "ray" / "search").glob("experiment_state-*.json")
