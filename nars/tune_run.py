@@ -182,8 +182,8 @@ def tune_interrupt() -> Iterator[threading.Event]:
     interrupted = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
-        if interrupted.is_set():
-            raise KeyboardInterrupt
+        if interrupted.is_set() or signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL:
+            raise KeyboardInterrupt  # a second Ctrl-C, or one before Tune's stop is set up (SIGUSR1 would kill us)
         interrupted.set()
         os.kill(os.getpid(), signal.SIGUSR1)
 

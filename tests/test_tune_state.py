@@ -1,15 +1,20 @@
-"""`nars.tune_state`: Tune's experiment state, cut short by a kill while Ray writes it, is put back from the snapshot."""
+"""Interrupted Tune runs: the experiment state, cut short by a kill while Ray writes it, is put back from the snapshot
+(`nars.tune_state`); a Ctrl-C before Tune can stop gracefully stops at once (`nars.tune_run.tune_interrupt`)."""
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from core.errors import UserError
+from nars.tune_run import tune_interrupt
 from nars.tune_state import StateSnapshot, readable, recover_experiment_state, state_files
 
 SESSION = "2026-12-06_03-53-38"
@@ -67,3 +72,14 @@ def test_a_cut_state_without_a_snapshot_is_a_clear_error(tmp_path):
     (tmp_path / f"searcher-state-{SESSION}.pkl").write_bytes(b"\x80\x05")
     with pytest.raises(UserError, match=f"searcher-state-{SESSION}.pkl is cut short .* no snapshot of its state"):
         recover_experiment_state(tmp_path, tmp_path / "ray_state_search.json")
+
+
+def test_a_ctrl_c_before_tune_sets_up_its_graceful_stop_stops_at_once():
+    before, usr1 = signal.getsignal(signal.SIGINT), signal.signal(signal.SIGUSR1, signal.SIG_DFL)  # as before `fit` installs Tune's
+    try:
+        with pytest.raises(KeyboardInterrupt), tune_interrupt() as interrupted:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+    finally:
+        signal.signal(signal.SIGUSR1, usr1)
+    assert not interrupted.is_set() and signal.getsignal(signal.SIGINT) is before
