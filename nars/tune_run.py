@@ -109,7 +109,7 @@ def trial_dirname(trial: Any) -> str:
 def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPaths, output: Path, storage: str, name: str, searcher: Any,
              num_samples: int, proxy_epochs: int, resume: bool, device: str, asha: bool, trial_fn: TrialFn | None = None) -> Any:
     """Run (or resume) one Tune experiment of detector trials; returns its ResultGrid, or raises KeyboardInterrupt
-    when the run was interrupted with trials unfinished (the search then writes no table and no winner).
+    after a Ctrl-C stopped it (Tune saved its state; the search then writes no table and no winner).
 
     `trial_fn` is the function trainable (default `nars.trainable.run_trial`); another one takes the same
     keyword arguments (e.g. a wrapper that injects faults, or a cheap stand-in objective).
