@@ -81,22 +81,23 @@ def trial_logger(total: int, metric: str) -> Any:
     """A Tune callback printing one line per finished trial (Ray's own tables are too wide)."""
     from ray.tune import Callback
 
-    class TrialLogger(Callback):
-        def __init__(self) -> None:
-            self.done = 0
+    def finished(trials: list, trial: Any) -> int:
+        """Trials finished so far, this one included: counted from Tune's list, so a resumed search goes on
+        from the trials it restored (Tune marks this one finished only after the callbacks ran)."""
+        return sum(other.is_finished() for other in trials if other is not trial) + 1
 
+    class TrialLogger(Callback):
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self.done += 1
             result = trial.last_result or {}
             value = result.get(metric)
             shown = f"{metric}={value:.2f}" if isinstance(value, (int, float)) else f"{metric}=-"
             flops = result.get("flops")
             cost = f" flops={flops / 1e9:.2f}G" if isinstance(flops, (int, float)) else ""
-            print(f"[{self.done}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}", flush=True)
+            print(f"[{finished(trials, trial)}/{total}] trial {trial.trial_id} done: {shown}{cost} epochs={result.get('epoch', 0)}",
+                  flush=True)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-            self.done += 1
-            print(f"[{self.done}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
+            print(f"[{finished(trials, trial)}/{total}] trial {trial.trial_id} FAILED (recorded; the search goes on)", flush=True)
 
     return TrialLogger()
 

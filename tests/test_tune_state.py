@@ -1,5 +1,5 @@
 """Interrupted Tune runs: the experiment state, cut short by a kill while Ray writes it, is put back from the snapshot
-(`nars.tune_state`); a Ctrl-C before Tune can stop gracefully stops at once (`nars.tune_run.tune_interrupt`)."""
+(`nars.tune_state`); a Ctrl-C before Tune can stop gracefully stops at once (`nars.tune_run.tune_interrupt`); a resumed run's progress lines go on from the trials it restored."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from core.errors import UserError
-from nars.tune_run import tune_interrupt
+from nars.tune_run import trial_logger, tune_interrupt
 from nars.tune_state import StateSnapshot, readable, recover_experiment_state, state_files
 
 SESSION = "2026-12-06_03-53-38"
@@ -83,3 +83,15 @@ def test_a_ctrl_c_before_tune_sets_up_its_graceful_stop_stops_at_once():
     finally:
         signal.signal(signal.SIGUSR1, usr1)
     assert not interrupted.is_set() and signal.getsignal(signal.SIGINT) is before
+
+
+def test_progress_lines_of_a_resumed_search_count_the_restored_trials(capsys):
+    restored = [SimpleNamespace(trial_id=f"old{i}", is_finished=lambda: True) for i in range(3)]
+    finishing = SimpleNamespace(trial_id="new", is_finished=lambda: False, last_result={"ap": 5.214, "flops": 2.8e8, "epoch": 5})
+    failing = SimpleNamespace(trial_id="bad", is_finished=lambda: False, last_result=None)
+    logger = trial_logger(8, "ap")
+    logger.on_trial_complete(0, [*restored, finishing, failing], finishing)
+    assert capsys.readouterr().out == "[4/8] trial new done: ap=5.21 flops=0.28G epochs=5\n"
+    finishing.is_finished = lambda: True  # Tune marks it after the callbacks
+    logger.on_trial_error(1, [*restored, finishing, failing], failing)
+    assert capsys.readouterr().out == "[5/8] trial bad FAILED (recorded; the search goes on)\n"
