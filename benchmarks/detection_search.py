@@ -169,7 +169,8 @@ def main(argv: Sequence[str]) -> None:
     for searcher, seeded in runs.items():
         for seed, run in zip(args.seeds, seeded, strict=True):
             run.label = f"{searcher} seed {seed}"
-    report = write_report([run for seeded in runs.values() for run in seeded], args.runs.resolve() / "report")
+    report = write_report([run for seeded in runs.values() for run in seeded], args.runs / "report")
+    shown = report.relative_to(REPO) if report.is_relative_to(REPO) else report  # runs/ may link elsewhere: not resolved
     curves = best_so_far_table(runs, args.trials)
     title, stem = f"{SECTION}: {args.config.stem}", f"detection_search_{args.config.stem}"
     lines = header(title, "detection_search.py", argv,
@@ -180,7 +181,7 @@ def main(argv: Sequence[str]) -> None:
                               "best AP so far per searcher, median and range over seeds"), "",
               figure_link(args.output, plot_fronts(runs, figure_path(args.output, f"{stem}_pareto.png")),
                           "AP vs FLOPs fronts per searcher"), "",
-              f"Full report (predictor quality, importance, curves per run): `{report}`.", ""]
+              f"Full report (predictor quality, importance, curves per run): `{shown}`.", ""]
     if args.train_default:
         lines += winner_vs_default(args, runs)
     publish(args.output, title, lines)
