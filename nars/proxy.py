@@ -54,6 +54,14 @@ def warn_shadowed_base(space: Any) -> None:
                       f"remove it from base or pin the parameter", SpaceWarning, stacklevel=2)
 
 
+def warn_saturated_values(space: Any) -> None:
+    """One warning per searched parameter whose largest values all act the same (a search would repeat trials)."""
+    for name, (limit, values) in space.saturated_values().items():
+        listed = ", ".join(map(str, values))
+        warnings.warn(f"space.parameters.{name}: {listed} are all at or above the {limit} anchors of the largest input, so they "
+                      f"keep every anchor and give the same detector; set high to at most {limit}", SpaceWarning, stacklevel=2)
+
+
 def trial_config(space: Any, point: Mapping[str, Any], proxy_epochs: int) -> DetectorConfig:
     """The config a trial trains: the point's config on the proxy budget, evaluated after every epoch."""
     config = space.to_config(point)

@@ -31,7 +31,7 @@ from nars.costs import FEASIBLE_DRAWS, Costs
 from nars.experiment import load_experiment
 from nars.final_stage import final_stage
 from nars.pretrained import check_weights
-from nars.proxy import proxy_space_spec, warn_shadowed_base
+from nars.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
 from nars.searcher import NARSSearcher
 from nars.settings import SEARCHERS
 from nars.summary import print_summary
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     space_spec = proxy_space_spec(experiment.space)
     space = load_space(space_spec)
     warn_shadowed_base(space)
+    warn_saturated_values(space)
     check_weights(space)  # a checkpoint that does not fit fails here, once, not in every trial
     latency = experiment.search.latency
     costs = Costs(space, experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend)

@@ -119,6 +119,9 @@ DERIVED_WRITES: dict[str, tuple[str, ...]] = {
 }
 """The config fields each derived parameter writes."""
 DERIVED_TARGETS = tuple(dict.fromkeys(t for targets in DERIVED_WRITES.values() for t in targets))
+PROPOSAL_COUNTS = {"rpn_pre_nms_topk_train": "train", "rpn_post_nms_topk_train": "train",
+                   "rpn_pre_nms_topk_test": "test", "rpn_post_nms_topk_test": "test"}
+"""Proposal counts and the phase whose input bounds them: a count keeps at most every anchor of the image."""
 SUPERSEDES = {"train.warmup_fraction": "train.warmup_iters", "train.ema_horizon": "train.ema_decay"}
 """A schedule-relative field replaces its absolute twin when set (`TrainConfig.resolved`)."""
 
@@ -156,6 +159,22 @@ def write_derived(data: dict[str, Any], values: Mapping[str, Any], max_size_rati
         upper = values[f"{prefix}_iou_upper"]
         lower = round(max(0.0, upper - values[f"{prefix}_iou_gap"]), 10)  # 0.7 - 0.4 is 0.29999999999999993
         section["iou_thresholds"] = [min(lower, upper), upper]
+
+
+def _all_values(param: Param) -> list[Any]:
+    """Every value of a parameter on a finite grid (an int range or a choice)."""
+    if param.size is None:
+        return []
+    return param.values_of(param.from_unit((np.arange(param.size) + 0.5) / param.size))
+
+
+def most_anchors(config: DetectorConfig, phase: str) -> int:
+    """Anchors of the largest image a `phase` ("train" or "test") feeds the RPN: the shorter side at most
+    min_size (train: the largest jitter size), the longer at most max_size, one cell per stride of the C4 map."""
+    sizes = config.input.train_sizes if phase == "train" else (config.input.min_size,)
+    short, long = min(max(sizes), config.input.max_size), config.input.max_size
+    stride = parse_detection_arch(config.model.arch).stage_strides[-1]
+    return math.ceil(short / stride) * math.ceil(long / stride) * len(config.model.rpn.anchor_sizes) * len(config.model.rpn.aspect_ratios)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -328,6 +347,26 @@ class FBNetV3Space(SearchSpace):
                 if field in self._user_base and field != "model.arch":
                     shadowed.setdefault(field, []).append(name)
         return shadowed
+
+    def saturated_values(self) -> dict[str, tuple[int, list[Any]]]:
+        """Searched proposal counts with two or more values at or above the anchors of the largest input:
+        {name: (anchors, those values)}. Each keeps every anchor, so they give one and the same detector and a
+        search would train it twice (e.g. 500-1500 test proposals on a 96 x 128 input with 720 anchors)."""
+        searched = [name for name in PROPOSAL_COUNTS if name in self.names]
+        if not searched:
+            return {}
+        largest = dict(self.sample(1)[0])
+        for name in ("min_size", "scale_jitter"):
+            if name in self.names:
+                largest[name] = max(_all_values(self._by_name[name]))
+        config = self.to_config(largest)
+        saturated = {}
+        for name in searched:
+            anchors = most_anchors(config, PROPOSAL_COUNTS[name])
+            above = [v for v in _all_values(self._by_name[name]) if v >= anchors]
+            if len(above) > 1:
+                saturated[name] = (anchors, above)
+        return saturated
 
     # ------------------------------------------------------------------ points <-> configs
 

@@ -236,6 +236,10 @@ class SearchSpace:
         """Base config fields that searched parameters replace: {field: [parameters]} (none here)."""
         return {}
 
+    def saturated_values(self) -> dict[str, tuple[int, list[Any]]]:
+        """Searched values that cannot differ in effect: {parameter: (limit, values at or above it)} (none here)."""
+        return {}
+
     def complete(self, point: Mapping[str, Any]) -> Point:
         """The validated point with its pinned values added: what an objective or `to_config` receives."""
         self.validate(point)

@@ -7,12 +7,22 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
+from detector import build_detector
 from detector.config import TrainConfig
-from nars.proxy import PROXY_FIELDS, SpaceWarning, final_run_values, proxy_space_spec, trial_config, warn_shadowed_base
+from nars.proxy import (
+    PROXY_FIELDS,
+    SpaceWarning,
+    final_run_values,
+    proxy_space_spec,
+    trial_config,
+    warn_saturated_values,
+    warn_shadowed_base,
+)
 from nars.search import storage_location
 from search_spaces import Choice, Float, Int, load_space
-from search_spaces.fbnetv3 import FIELD_PARAMETERS
+from search_spaces.fbnetv3 import FIELD_PARAMETERS, most_anchors
 
 PROXY_EPOCHS = 3
 TOTAL_ITERS = 1000  # a run length at which every schedule share is a distinct number of steps
@@ -84,6 +94,39 @@ def test_a_base_value_that_a_searched_parameter_replaces_is_named():
     assert len(messages) == 2, messages  # momentum is not searched
     assert messages[0].startswith("space.base.train.lr is replaced by the searched parameter 'sgd_lr' and 'adamw_lr'")
     assert messages[1].startswith("space.base.train.warmup_iters is replaced by the searched parameter 'warmup_fraction'")
+
+
+TINY_INPUT = {"kind": "fbnetv3", "template": "fbnetv3_a_dsmask_tiny", "base": {"input": {"min_size": 96, "max_size": 128}},
+              "exclude": ["input", "scale_jitter"]}
+
+
+def test_proposal_counts_that_keep_every_anchor_are_named():
+    """At 96 x 128 the C4 map has 6 x 8 cells of 15 anchors: 750-1500 test proposals are one and the same."""
+    with pytest.warns(SpaceWarning) as caught:
+        warn_saturated_values(load_space(TINY_INPUT))
+    messages = sorted(str(w.message) for w in caught)
+    assert len(messages) == 3, messages  # post-NMS test counts (10-100) stay below 720
+    assert messages[1] == ("space.parameters.rpn_pre_nms_topk_test: 750, 1000, 1250, 1500 are all at or above the 720 anchors of "
+                           "the largest input, so they keep every anchor and give the same detector; set high to at most 720")
+    assert messages[0].startswith("space.parameters.rpn_post_nms_topk_train: 1000, 1500, 2000 are all at or above the 720")
+    assert messages[2].startswith("space.parameters.rpn_pre_nms_topk_train: 1000, 1500, 2000, 2500, 3000 are all at or above the 720")
+    capped = load_space({**TINY_INPUT, "parameters": {"rpn_pre_nms_topk_test": {"low": 180, "high": 720, "step": 180},
+                                                      "rpn_pre_nms_topk_train": {"low": 180, "high": 900, "step": 180},
+                                                      "rpn_post_nms_topk_train": {"low": 100, "high": 700, "step": 200}}})
+    assert capped.saturated_values() == {"rpn_pre_nms_topk_train": (720, [720, 900])}, "one value at the limit is fine, two are not"
+    assert load_space({"kind": "fbnetv3"}).saturated_values() == {}, "the default sizes (160-320 px) leave every count distinct"
+
+
+@pytest.mark.parametrize("size", [(96, 128), (128, 96), (100, 100)])
+def test_most_anchors_is_what_the_detector_generates_for_its_largest_input(size):
+    config = load_space(TINY_INPUT).to_config(load_space(TINY_INPUT).sample(1)[0])
+    model = build_detector(config, num_classes=2).eval()
+    with torch.no_grad():
+        images, _ = model.transform([torch.rand(3, *size)])
+        features = list(model.backbone(images.tensors).values())
+        anchors = model.rpn.anchor_generator(images, features)[0]
+    assert len(anchors) <= most_anchors(config, "test") == 720
+    assert (len(anchors) == 720) == (sorted(size) == [96, 128]), "a 96 x 128 image, either way up, fills the largest input"
 
 
 def test_schedule_shares_resolve_to_steps_of_the_run():

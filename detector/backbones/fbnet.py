@@ -192,15 +192,11 @@ class FBNetTrunk(nn.Module):
         drop = _drop_path_schedule(drop_path_rate, total)
         channels = 3
         self.stage_channels: list[int] = []
-        self.stage_strides: list[int] = []
-        stride = 1
+        self.stage_strides = arch.stage_strides
         for i, (stage, norm) in enumerate(zip(arch.trunk, norms)):
             module, channels = build_stage(channels, stage, norm, width_divisor=arch.width_divisor, drop_path=drop)
             self.add_module(f"trunk{i}", module)
-            for spec in stage:
-                stride *= spec.stride if spec.repeats else 1
             self.stage_channels.append(channels)
-            self.stage_strides.append(stride)
         self.out_channels = channels
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:  # plain (ordered) dict: TorchScript has no OrderedDict[...] type

@@ -61,6 +61,16 @@ class DetectionArch:
     bbox: list[BlockSpec]
     width_divisor: int = 8
 
+    @property
+    def stage_strides(self) -> list[int]:
+        """The input stride at the end of each trunk stage (a block with no repeats does not stride)."""
+        strides, stride = [], 1
+        for stage in self.trunk:
+            for block in stage:
+                stride *= block.stride if block.repeats else 1
+            strides.append(stride)
+        return strides
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "trunk": [[b.to_dict() for b in stage] for stage in self.trunk],
