@@ -10,12 +10,13 @@ orders them at random: each predictor is fitted on the first N and scored by Ken
 and the measured AP of all the others, as a search's next round would need. Predictors: the NARS MLP pretrained on
 the free statistics `nars.search` uses (log FLOPs and log params of unlabelled points of the space, always on here),
 the same MLP without pretraining, random forest and GP (`nars.predictor` defaults), and log FLOPs alone (larger
-first, no labels). Writes the section "Predictor quality on detection trials" of BENCHMARKS.md and its figure.
+first, no labels). Writes the section "Predictor quality on detection trials: <label>" of BENCHMARKS.md and its figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -119,16 +120,19 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--n", type=int, nargs="+", default=[4, 8, 12, 16, 24], help="measured trials the predictors are fitted on")
     parser.add_argument("--repeats", type=int, default=50, help="random orders of the pooled trials")
     parser.add_argument("--pretrain-points", type=int, default=512, help="unlabelled points for pretraining (as search.predictor)")
+    parser.add_argument("--label", help="names the section and figure (default: the folder holding all the runs, e.g. raccoon_search)")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD)
     args = parser.parse_args(argv)
+    label = args.label or Path(os.path.commonpath(args.runs)).name
     space, costs, points, y, metric = pooled_trials([run.resolve() for run in args.runs])
     ns = [n for n in sorted(args.n) if 2 <= n <= len(points) - 3]  # tau needs a few points on each side
     if not ns:
         raise SystemExit(f"error: {len(points)} measured trials leave no N of {args.n} with at least 3 trials to rank")
     scores = evaluate(space, costs, points, y, ns, args.repeats, args.pretrain_points)
-    figure = plot(scores, ns, figure_path(args.output, "predictor_trials.png"), len(points))
+    figure = plot(scores, ns, figure_path(args.output, f"predictor_trials_{label}.png"), len(points))
+    title = f"{SECTION}: {label}"
     lines = header(
-        SECTION, "predictor_trials.py", argv,
+        title, "predictor_trials.py", argv,
         f"{len(points)} measured trials (whole proxy budget, distinct points) pooled from {len(args.runs)} run folder(s): "
         + ", ".join(f"`{run}`" for run in args.runs),
         f"{args.repeats} random orders; per order and N the predictors are fitted on the first N trials and scored on all the others; "
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> str:
     best = {n: max(PREDICTORS, key=lambda p: np.median(scores[p][n])) for n in ns}
     lines += ["", "Best predictor per N: " + ", ".join(f"{n}: {p}" for n, p in best.items()) + ".", "",
               figure_link(args.output, figure, "Kendall tau after N detection trials"), ""]
-    return publish(args.output, SECTION, lines)
+    return publish(args.output, title, lines)
 
 
 if __name__ == "__main__":

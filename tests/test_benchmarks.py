@@ -112,11 +112,12 @@ def test_predictor_trials_pools_runs_of_one_experiment(tmp_path: Path) -> None:
     for seed, run_dir in enumerate(runs):
         _fake_run(run_dir, "experiments/quickstart_search.yaml", [], 8, seed)
     text = run("predictor_trials", tmp_path, "--runs", *map(str, runs), "--n", "4", "8", "--repeats", "2", "--pretrain-points", "16")
-    assert "## Predictor quality on detection trials" in text and "16 measured trials" in text, "stopped trials are left out"
+    assert f"## Predictor quality on detection trials: {tmp_path.name}\n" in text, "named after the folder holding the runs"
+    assert "16 measured trials" in text, "stopped trials are left out"
     alone = next(line for line in text.splitlines() if line.startswith("| log FLOPs alone |"))
     assert alone.count("1.00 (1.00 to 1.00)") == 2, alone  # AP grows with FLOPs: the pooled trials keep their pairing
     assert "| mlp + pretraining |" in text and "| gp |" in text
-    assert figures(tmp_path) == ["predictor_trials.png"]
+    assert figures(tmp_path) == [f"predictor_trials_{tmp_path.name}.png"]
     other = tmp_path / "other"
     _fake_run(other, "experiments/quickstart_search.yaml", ["space.parameters.sgd_lr={low: 0.01, high: 0.02}"], 4, 9)
     with pytest.raises(SystemExit, match="searched another space"):
