@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from _common import BENCHMARKS_MD, figure_link, figure_path, finish_figure, header, publish
 from nars import run_folder
@@ -79,7 +80,7 @@ def evaluate(space: Any, costs: Costs, points: list[dict[str, Any]], y: np.ndarr
     unlabelled = space.sample(pretrain_points, seed=SAMPLE_SEED_OFFSET, method="random")  # the sample nars.search draws at seed 0
     X_free, free = space.encode(unlabelled), costs.free_stats(unlabelled)
     scores: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in (*PREDICTORS, ALONE)}
-    for repeat in range(repeats):
+    for repeat in tqdm(range(repeats), desc="random orders", unit="order"):  # minutes: 4 predictors x every N per order
         order = np.random.default_rng(repeat).permutation(len(points))
         pretrained = make_predictor("mlp", seed=repeat).pretrain(X_free, free)
         for n in ns:
