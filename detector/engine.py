@@ -63,6 +63,7 @@ from detector.distributed import (
     setup_distributed,
 )
 from detector.evaluate import evaluate_coco, json_safe
+from detector.heap import release_free_heap
 from detector.model import build_detector
 from detector.resume import checkpoint_to_resume
 from detector.rng import rng_state, seed_everything, set_rng_state
@@ -363,6 +364,7 @@ class Trainer:
                 evaluate = done == self.tc.epochs or (self.tc.eval_every > 0 and done % self.tc.eval_every == 0)
                 if evaluate and self.main:
                     record.update(self._evaluate())
+                release_free_heap()
                 record = json_safe(record)
                 stop = False
                 if self.main:

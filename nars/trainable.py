@@ -23,6 +23,7 @@ from ray import tune
 from detector.callbacks import TrainCallback
 from detector.data import DataPaths
 from detector.engine import train
+from detector.heap import release_free_heap
 from detector.run_folder import CONFIG, LAST, METRICS
 from nars.pretrained import init_columns
 from nars.proxy import trial_config
@@ -64,6 +65,7 @@ def run_trial(config: dict[str, Any], *, space_spec: dict[str, Any], paths: Data
     from search_spaces import CostModel, load_space, parse_constraints
 
     torch.set_num_threads(max(1, threads))
+    release_free_heap()  # what the worker's previous trial freed (`reuse_actors` runs trials in new threads)
     space = load_space(space_spec)
     point = point_of(config)
     detector_config = trial_config(space, point, proxy_epochs)
