@@ -14,7 +14,6 @@ from detector.checkpoint import load_checkpoint
 from detector.config import DetectorConfig, config_to_dict
 from detector.run_folder import FINAL, LAST
 
-
 INITIALISATION = ("model.weights", "model.weights_fit")
 """Config fields that only say how a fresh run starts: a resumed run takes its weights from its checkpoint."""
 

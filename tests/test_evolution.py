@@ -28,7 +28,7 @@ def test_evolution_beats_its_random_start_and_respects_constraints():
     space = load_space(SPACE)
     predict = predict_of(space)
     start = predict(space.encode(space.sample(128, seed=0, method="random"))).max()
-    feasible = lambda points: np.array([p["x0"] <= 0.6 for p in points])  # noqa: E731
+    feasible = lambda points: np.array([p["x0"] <= 0.6 for p in points])
     result = evolve(space, predict, feasible=feasible, settings=EvolutionSettings(population=64, generations=15, children_per_generation=1024), progress=False)
     assert result.best_predicted > start + 0.1
     assert result.best["x0"] <= 0.6
@@ -38,7 +38,7 @@ def test_evolution_beats_its_random_start_and_respects_constraints():
 
 def test_multi_objective_evolution_returns_a_front():
     space = load_space(SPACE)
-    costs = lambda points: {"flops": np.array([p["x1"] for p in points])}  # noqa: E731
+    costs = lambda points: {"flops": np.array([p["x1"] for p in points])}
     result = evolve(space, predict_of(space), costs=costs, settings=EvolutionSettings(population=48, generations=8, children_per_generation=512), progress=False)
     flops = result.front_costs["flops"]
     assert len(result.front) >= 2

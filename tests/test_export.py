@@ -41,7 +41,7 @@ def detector() -> torch.nn.Module:
 ODD_SIZES = [(150, 401), (929, 721), (385, 677), (1006, 1167), (633, 227)]
 
 
-def _images(sizes: list[tuple[int, int]] = [(224, 320), (320, 224), *ODD_SIZES]) -> list[torch.Tensor]:  # noqa: B006
+def _images(sizes: list[tuple[int, int]] = [(224, 320), (320, 224), *ODD_SIZES]) -> list[torch.Tensor]:
     g = torch.Generator().manual_seed(3)
     return [torch.rand(3, h, w, generator=g) for h, w in sizes]
 

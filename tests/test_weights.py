@@ -41,7 +41,7 @@ def _tsv(path: Path, config: str | None = None) -> dict[str, tuple[int, ...]]:
     if config is not None:
         body = [r for r in body if r[0].startswith(config)]
     key, shape = header.index("key"), header.index("shape")
-    parse = lambda s: () if s == "scalar" else tuple(int(d) for d in s.split("x"))  # noqa: E731
+    parse = lambda s: () if s == "scalar" else tuple(int(d) for d in s.split("x"))
     return {r[key]: parse(r[shape]) for r in body}
 
 
