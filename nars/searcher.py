@@ -1,8 +1,9 @@
 """`NARSSearcher`: round-based predictor-guided search as a Ray Tune `Searcher`.
 
-Round 0 trains a scrambled-Sobol pool of feasible points. Every later round refits the accuracy
-predictor on all finished trials and suggests the best predicted untried candidates, keeping an
-`exploration` share for the most uncertain-but-promising ones (upper confidence bound). With
+Round 0 trains a scrambled-Sobol pool of feasible points (under constraints, the most evenly spread of
+many: `nars.spread`). Every later round refits the accuracy predictor on all finished trials and suggests
+the best predicted untried candidates, keeping an `exploration` share, counted over the whole search, for
+the most uncertain-but-promising ones (upper confidence bound). With
 several objectives (accuracy plus costs such as FLOPs or latency) candidates are ranked by their
 predicted Pareto front (NSGA-II non-dominated rank, ties by predicted accuracy).
 
@@ -32,6 +33,7 @@ from nars.pareto import non_dominated_rank
 from nars.predictor import make_predictor
 from nars.pretraining import FreeStatPretraining, PretrainDecision
 from nars.settings import RoundSettings
+from nars.spread import most_even_subset
 from nars.trial_keys import BUDGET_KEY, INFEASIBLE_KEY, PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY
 from nars.tune_searcher import MetricAwareSearcher
 from search_spaces.point import Point, point_key
@@ -39,6 +41,17 @@ from search_spaces.point import Point, point_key
 log = logging.getLogger(__name__)
 
 FULL_BUDGET = 1.0 - 1e-9  # epochs / proxy epochs of a trial that trained the whole budget (float division)
+EVEN_START_POOL = 4  # a constrained Sobol round picks its points among at least this many times as many feasible ones
+
+
+def exploration_picks(before: int, size: int, share: float) -> int:
+    """Upper-confidence-bound picks of a predicted round of `size` after `before` predicted picks.
+
+    The share holds over the whole search, each round taking what brings the running count to the nearest
+    whole pick: rounds of 4 at 25% explore once each; rounds of 2 every other round (rounding each round
+    alone gave round(0.5) = 0, i.e. never).
+    """
+    return math.floor((before + size) * share + 0.5) - math.floor(before * share + 0.5)
 
 
 class NARSSearcher(MetricAwareSearcher):
@@ -198,14 +211,24 @@ class NARSSearcher(MetricAwareSearcher):
         self.queue = batch
 
     def _sobol_batch(self, size: int) -> list[Point]:
-        """Feasible, untried points from a scrambled Sobol sequence (seeded per round)."""
-        batch: list[Point] = []
+        """Feasible, untried points of a scrambled Sobol sequence (seeded per round).
+
+        Without rejections, its first `size` untried points (a Sobol prefix is spread evenly over every
+        parameter). Where constraints reject points, the feasible rest is a random subset, so the batch is
+        the most evenly spread `size` (`most_even_subset`) of at least `EVEN_START_POOL` x `size` feasible ones.
+        """
+        pool: list[Point] = []
+        rejected = False
         for attempt in range(8):
             draw = self.space.sample(max(2 * size, 16) * (attempt + 1), seed=self.seed * 1000 + self.round * 10 + attempt)
-            batch = self._untried(batch + self._feasible(draw))[:size]
-            if len(batch) >= size:
+            feasible = self._feasible(draw)
+            rejected |= len(feasible) < len(draw)
+            pool = self._untried(pool + feasible)
+            if len(pool) >= (EVEN_START_POOL * size if rejected else size):
                 break
-        return batch
+        if not rejected or len(pool) <= size:
+            return pool[:size]
+        return [pool[i] for i in most_even_subset(self.space.encode(pool), size)]
 
     def _fit_predictor(self, labelled: list[dict[str, Any]]) -> None:
         options = dict(self.settings.predictor.options)
@@ -248,12 +271,12 @@ class NARSSearcher(MetricAwareSearcher):
             return []
         mean, std = self.predictor.predict(self.space.encode(candidates), return_std=True)
         size = min(self.settings.round_size, len(candidates))
-        n_explore = int(round(size * self.settings.exploration))
-        chosen = self._take_feasible(candidates, self._exploit_order(candidates, mean), size - n_explore, [])
-        chosen = self._take_feasible(candidates, np.argsort(-(mean + 2.0 * std)), size, chosen)
+        n_explore = exploration_picks(sum(len(r["points"]) for r in self.round_predictions), size, self.settings.exploration)
+        exploited = self._take_feasible(candidates, self._exploit_order(candidates, mean), size - n_explore, [])
+        chosen = self._take_feasible(candidates, np.argsort(-(mean + 2.0 * std)), size, exploited)
         self.round_predictions.append(
             {"round": self.round, "points": [candidates[i] for i in chosen], "predicted": [float(mean[i]) for i in chosen],
-             "std": [float(std[i]) for i in chosen], "trained_on": len(labelled),
+             "std": [float(std[i]) for i in chosen], "explored": len(chosen) - len(exploited), "trained_on": len(labelled),
              **(self.pretrain_decision.as_dict() if self.pretrain_decision else {})}
         )
         return [candidates[i] for i in chosen]

@@ -52,7 +52,8 @@ class RoundSettings(Section):
     candidate_pool: int = Field(2048, ge=8, description="candidates the predictor ranks per round; >= round_size")
     exploration: float = Field(
         0.25, ge=0.0, le=1.0,
-        description="share of a round chosen by upper confidence bound (the rest: best predicted)",
+        description="share of the predicted points chosen by upper confidence bound (the rest: best predicted), held over"
+        " the whole search: rounds of 2 at 0.25 explore one point every other round",
     )
     mutation_share: float = Field(
         0.5, ge=0.0, le=1.0,

@@ -13,7 +13,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter
 
 from nars.pareto import non_dominated_rank, pareto_mask
-from nars.searcher import NARSSearcher
+from nars.searcher import NARSSearcher, exploration_picks
 from nars.settings import RoundSettings
 from nars.trial_keys import PREDICTED_KEY, PREDICTED_STD_KEY, ROUND_KEY, point_of
 from search_spaces import load_space
@@ -119,6 +119,39 @@ def test_constraints_filter_every_suggestion():
     feasible = lambda points: np.array([p["x0"] < 0.5 for p in points])
     searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), feasible=feasible, seed=1)
     assert all(p["x0"] < 0.5 for p in _drive(searcher, 16))
+
+
+def test_an_unconstrained_start_is_the_sobol_prefix():
+    space = load_space(SPACE)
+    searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(), seed=3)
+    assert _drive(searcher, 8) == space.sample(16, seed=3000)[:8]
+
+
+def test_a_constrained_start_covers_every_value_of_a_choice():
+    """A constraint that rejects 3 points in 4 leaves a random subset of the Sobol draw (in half of these seeds
+    the first 4 feasible points missed one of the 3 ops): the start is the most even 4 of the feasible ones."""
+    space = load_space(SPACE)
+    feasible = lambda points: np.array([p["x0"] < 0.25 for p in points])
+    for seed in range(10):
+        searcher = NARSSearcher(space, metric="score", mode="max", settings=settings(initial_points=4, round_size=2),
+                                feasible=feasible, seed=seed)
+        start = _drive(searcher, 4)
+        assert all(p["x0"] < 0.25 for p in start) and len({str(p) for p in start}) == 4
+        assert {p["op"] for p in start} == {"a", "b", "c"}, f"seed {seed}: {[p['op'] for p in start]}"
+
+
+@pytest.mark.parametrize(("size", "share", "picks"), [
+    (4, 0.25, [1, 1, 1, 1]), (2, 0.25, [1, 0, 1, 0]), (1, 0.25, [0, 1, 0, 0, 0, 1]), (3, 0.5, [2, 1, 2, 1]),
+    (2, 0.0, [0, 0, 0]), (2, 1.0, [2, 2, 2]),
+])
+def test_the_exploration_share_holds_over_the_search(size, share, picks):
+    assert [exploration_picks(size * k, size, share) for k in range(len(picks))] == picks
+
+
+def test_rounds_of_two_explore_every_other_round():
+    searcher = NARSSearcher(load_space(SPACE), metric="score", mode="max", settings=settings(initial_points=4, round_size=2), seed=2)
+    _drive(searcher, 12)
+    assert [r["explored"] for r in searcher.round_predictions] == [1, 0, 1, 0]
 
 
 def test_multi_objective_prefers_the_predicted_front():
