@@ -28,8 +28,9 @@ def most_even_subset(features: np.ndarray, size: int) -> list[int]:
     """Indices of `size` rows of `features` (values in [0, 1]), the first row first, each next row the one that
     leaves the chosen set with the least marginal discrepancy (ties: the earliest row)."""
     features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2 or not np.all((features >= 0.0) & (features <= 1.0)):
-        raise ValueError("features must be a 2-d array of values in [0, 1]")
+    if features.ndim != 2:
+        raise ValueError(f"features must be a 2-d array, got shape {features.shape}")
+    features = np.clip(features, 0.0, 1.0)  # an encoding may leave [0, 1] by a rounding error; qmc.discrepancy refuses that
     size = min(size, len(features))
     if size <= 0:
         return []
