@@ -19,8 +19,9 @@ from search_spaces.point import Point
 
 
 def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, measured: float | None, metric: str,
-                 proxy_epochs: int, extra: dict[str, float] | None = None) -> None:
-    """The point's complete detector config, with a header saying what the trials measured and what they did not."""
+                 proxy_epochs: int, extra: dict[str, float] | None = None, note: str | None = None) -> None:
+    """The point's complete detector config, with a header saying what the trials measured and what they did not
+    (and `note`: why this point won)."""
     detector_config = space.to_config(point)
     config = config_to_dict(detector_config)
     final = ", ".join(f"{name}: {value}" for name, value in final_run_values(space, point).items())
@@ -29,6 +30,7 @@ def write_recipe(space: Any, point: Point, path: Path, *, predicted: float, meas
         "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
         f"# predicted {metric}: {predicted:.2f}"
         + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; this point was not trained during the search"),
+        *([f"# {note}"] if note else []),
         *textwrap.wrap(f"searched (varied across the trials, each trained {proxy_epochs} epochs): "
                        + (", ".join(f"{name}={point[name]}" for name in space.names if name in point) or "nothing"),
                        width=110, initial_indent="# ", subsequent_indent="#   "),
