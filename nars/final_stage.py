@@ -40,6 +40,13 @@ class Winner:
     scored_per_minute: float
     pretraining: str
 
+    @property
+    def choice(self) -> str:
+        """Why this point won (the summary; the recipe header where a trial won)."""
+        if self.passed_over is None:
+            return "the predictor-driven evolution's best point"
+        return f"the best trial of the search: the evolution's best point was predicted {self.passed_over:.2f}, not above this trial's measurement"
+
 
 def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs: Costs, output: Path, proxy_epochs: int) -> Winner:
     """Refit the predictor on every trial of the whole proxy budget, evolve under the constraints, write the recipes."""
@@ -62,10 +69,8 @@ def final_stage(experiment: Experiment, space: Any, trials: pd.DataFrame, costs:
     timed = "latency_ms" in s.cost_objectives or any(c.metric == "latency_ms" for c in costs.constraints)
     cost = costs.model.measure(winner.point, latency=timed)
     extra = {"flops": cost.flops, "params": cost.params} | ({"latency_ms": cost.latency_ms} if timed else {})
-    note = None if passed_over is None else (f"the best trial of the search: the evolution's best point was predicted "
-                                             f"{passed_over:.2f}, not above this trial's measurement")
     write_recipe(space, winner.point, output / run_folder.BEST_RECIPE, predicted=winner.predicted, measured=winner.measured,
-                 metric=s.metric, proxy_epochs=proxy_epochs, extra=extra, note=note)
+                 metric=s.metric, proxy_epochs=proxy_epochs, extra=extra, note=None if passed_over is None else winner.choice)
     if s.cost_objectives:
         write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0])
     return winner

@@ -19,9 +19,7 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     print(f"\nsearch finished in {seconds / 60:.1f} min: {len(trials)} trials ({', '.join(f'{v} {k}' for k, v in counts.items())})")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     measured = f", measured {winner.measured:.2f}" if winner.measured is not None else ""
-    chosen = ("the best trial; the predictor-driven evolution's best point was predicted only "
-              f"{winner.passed_over:.2f}" if winner.passed_over is not None else "predictor-driven evolution")
-    print(f"\nwinner ({chosen}; {winner.scored_per_minute:,.0f} candidates/min): predicted {metric} {winner.predicted:.2f}{measured}")
+    print(f"\nwinner: {winner.choice} ({winner.scored_per_minute:,.0f} candidates/min); predicted {metric} {winner.predicted:.2f}{measured}")
     print(f"final predictor pretrained on: {winner.pretraining}")
     print(f"outputs in {output}: {run_folder.TRIALS_CSV}, {run_folder.CURVES_CSV}, {run_folder.BEST_RECIPE}, {run_folder.PREDICTOR}, "
           f"{run_folder.SEARCH_CONFIG}, {run_folder.REPORT}/")
