@@ -72,14 +72,19 @@ def _tau(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.nan_to_num(ranking_metrics(y_true, y_pred)["kendall_tau"], nan=0.0))
 
 
+Scores = dict[str, dict[int, list[float]]]  # predictor -> N -> one value per random order
+
+
 def evaluate(space: Any, costs: Costs, points: list[dict[str, Any]], y: np.ndarray, ns: list[int], repeats: int,
-             pretrain_points: int) -> dict[str, dict[int, list[float]]]:
-    """Kendall tau on the unmeasured rest, per predictor, N and repeat (nested: the first N of one random order)."""
+             pretrain_points: int) -> tuple[Scores, Scores]:
+    """Kendall tau on the unmeasured rest, per predictor, N and repeat (nested: the first N of one random order); and
+    the share of the rest within the predictor's mean +- 1 std, which says whether NARS's `mean + 2 std` explores."""
     X = space.encode(points)
     log_flops = costs.free_stats(points)[:, 0]
     unlabelled = space.sample(pretrain_points, seed=SAMPLE_SEED_OFFSET, method="random")  # the sample nars.search draws at seed 0
     X_free, free = space.encode(unlabelled), costs.free_stats(unlabelled)
-    scores: dict[str, dict[int, list[float]]] = {name: {n: [] for n in ns} for name in (*PREDICTORS, ALONE)}
+    scores: Scores = {name: {n: [] for n in ns} for name in (*PREDICTORS, ALONE)}
+    coverage: Scores = {name: {n: [] for n in ns} for name in PREDICTORS}
     for repeat in tqdm(range(repeats), desc="random orders", unit="order"):  # minutes: 4 predictors x every N per order
         order = np.random.default_rng(repeat).permutation(len(points))
         pretrained = make_predictor("mlp", seed=repeat).pretrain(X_free, free)
@@ -88,12 +93,14 @@ def evaluate(space: Any, costs: Costs, points: list[dict[str, Any]], y: np.ndarr
             for name in PREDICTORS:
                 predictor = pretrained if name == "mlp + pretraining" else make_predictor(name.split(" ")[0], seed=repeat)
                 predictor.fit(X[train], y[train])
-                scores[name][n].append(_tau(y[rest], predictor.predict(X[rest])))
+                mean, std = predictor.predict(X[rest], return_std=True)
+                scores[name][n].append(_tau(y[rest], mean))
+                coverage[name][n].append(float(np.mean(np.abs(y[rest] - mean) <= std)))
             scores[ALONE][n].append(_tau(y[rest], log_flops[rest]))
-    return scores
+    return scores, coverage
 
 
-def plot(scores: dict[str, dict[int, list[float]]], ns: list[int], path: Path, trials: int) -> Path:
+def plot(scores: Scores, ns: list[int], path: Path, trials: int) -> Path:
     """Median tau vs N per predictor, shaded between the 25th and 75th percentile over repeats."""
     import matplotlib
 
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> str:
     ns = [n for n in sorted(args.n) if 2 <= n <= len(points) - 3]  # tau needs a few points on each side
     if not ns:
         raise SystemExit(f"error: {len(points)} measured trials leave no N of {args.n} with at least 3 trials to rank")
-    scores = evaluate(space, costs, points, y, ns, args.repeats, args.pretrain_points)
+    scores, coverage = evaluate(space, costs, points, y, ns, args.repeats, args.pretrain_points)
     figure = plot(scores, ns, figure_path(args.output, f"predictor_trials_{label}.png"), len(points))
     title = f"{SECTION}: {label}"
     lines = header(
@@ -139,15 +146,26 @@ def main(argv: list[str] | None = None) -> str:
         f"{args.repeats} random orders; per order and N the predictors are fitted on the first N trials and scored on all the others; "
         f"pretraining on log FLOPs and log params of {args.pretrain_points} unlabelled points of the space; target: val {metric}",
     )
-    lines += ["Kendall tau on the trials not in the training set: median over orders (25th to 75th percentile in brackets).", "",
-              "| predictor | " + " | ".join(f"N = {n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
-    for name, per_n in scores.items():
-        cells = [f"{np.median(v):.2f} ({np.percentile(v, 25):.2f} to {np.percentile(v, 75):.2f})" for v in (per_n[n] for n in ns)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["Kendall tau on the trials not in the training set: median over orders (25th to 75th percentile in brackets).", ""]
+    lines += table(scores, ns, "{:.2f}")
     best = {n: max(PREDICTORS, key=lambda p: np.median(scores[p][n])) for n in ns}
     lines += ["", "Best predictor per N: " + ", ".join(f"{n}: {p}" for n, p in best.items()) + ".", "",
-              figure_link(args.output, figure, "Kendall tau after N detection trials"), ""]
-    return publish(args.output, title, lines)
+              figure_link(args.output, figure, "Kendall tau after N detection trials"), "",
+              ("Is the predicted std an error bar? Share of the trials not in the training set whose measured value lies within "
+              "the prediction +- 1 std (68% for a calibrated Gaussian; the MLP's std is its ensemble's spread): median over "
+              "orders (25th to 75th percentile)."), ""]
+    lines += table(coverage, ns, "{:.0%}")
+    return publish(args.output, title, lines + [""])
+
+
+def table(values: Scores, ns: list[int], cell: str) -> list[str]:
+    """A markdown table: one row per predictor, per N the median over orders and the 25th to 75th percentile."""
+    lines = ["| predictor | " + " | ".join(f"N = {n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
+    for name, per_n in values.items():
+        cells = [f"{cell.format(np.median(v))} ({cell.format(np.percentile(v, 25))} to {cell.format(np.percentile(v, 75))})"
+                 for v in (per_n[n] for n in ns)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

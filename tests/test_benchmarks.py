@@ -7,6 +7,7 @@ every benchmark still runs and writes what it promises, into a temporary BENCHMA
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -117,6 +118,10 @@ def test_predictor_trials_pools_runs_of_one_experiment(tmp_path: Path) -> None:
     alone = next(line for line in text.splitlines() if line.startswith("| log FLOPs alone |"))
     assert alone.count("1.00 (1.00 to 1.00)") == 2, alone  # AP grows with FLOPs: the pooled trials keep their pairing
     assert "| mlp + pretraining |" in text and "| gp |" in text
+    coverage = text.split("Is the predicted std an error bar?")[1].split("\n\n")[1].splitlines()[2:]
+    assert [row.split(" | ")[0] for row in coverage] == ["| mlp + pretraining", "| mlp", "| random_forest", "| gp"]
+    shares = [int(v) for row in coverage for v in re.findall(r"(\d+)%", row)]
+    assert len(shares) == 4 * 2 * 3 and all(0 <= v <= 100 for v in shares), coverage  # median and quartiles per N
     assert figures(tmp_path) == [f"predictor_trials_{tmp_path.name}.png"]
     other = tmp_path / "other"
     _fake_run(other, "experiments/quickstart_search.yaml", ["space.parameters.sgd_lr={low: 0.01, high: 0.02}"], 4, 9)
