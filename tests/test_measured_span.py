@@ -40,10 +40,11 @@ def test_numbers_and_ordered_choices_keep_to_the_measured_interval_unordered_one
 
 
 def test_a_parameter_no_trial_held_active_is_outside_wherever_it_is_active():
-    span = MeasuredSpan(load_space(SPACE), [{"x": 0.2, "op": "b", "size": 2, "depth": 3}])
+    space = load_space({"parameters": {"depth": {"type": "int", "low": 1, "high": 9},
+                                       "z": {"type": "float", "low": 0.0, "high": 1.0, "when": {"depth": 5}}}})
+    span = MeasuredSpan(space, [{"depth": 3}, {"depth": 6}])  # depth 5 lies between them, but z was never trained
 
-    assert span.contains([{"x": 0.2, "op": "b", "size": 2, "depth": 3},
-                          {"x": 0.2, "op": "a", "size": 2, "depth": 3, "y": 0.5}]).tolist() == [True, False]
+    assert span.contains([{"depth": 4}, {"depth": 5, "z": 0.5}]).tolist() == [True, False]
 
 
 def test_the_constraints_see_only_points_inside_the_span():
