@@ -16,6 +16,7 @@ searcher), the AP vs FLOPs fronts of every run, and a table (median and range ov
 the best after half the trials, CPU minutes). With `--train-default RECIPE`, the NARS winner of the first
 seed (its `best_recipe.yaml`) and RECIPE are both trained for `--epochs` on the experiment's data with
 `detector.train` and evaluated with `detector.evaluate`: does the search give a better detector than the defaults?
+(A table of both, with the mean val AP over the late epochs both evaluated, and their val AP per epoch as a PNG.)
 Writes the section "Detection search: <experiment>" of BENCHMARKS.md (one per experiment, e.g. `raccoon_search`)
 and `benchmarks/figures/detection_search_<experiment>_*.png`.
 """
@@ -36,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
+from core.jsonl import read_jsonl
 from core.yaml_io import read_yaml
 from nars.analysis import Run, load_run, write_report
 from nars.pareto import pareto_mask
@@ -124,8 +126,36 @@ def train_and_evaluate(recipe: Path, data: Path, output: Path, epochs: int) -> d
     return json.loads(result.read_text())
 
 
+def val_ap_by_epoch(folder: Path) -> pd.Series:
+    """The validation AP `detector.train` logged per evaluated epoch (`metrics.jsonl`), indexed by epoch."""
+    return pd.Series({r["epoch"]: r["ap"] for r in read_jsonl(folder / "metrics.jsonl") if isinstance(r.get("ap"), (int, float))},
+                     dtype=np.float64)
+
+
+def late_common_epochs(histories: dict[str, pd.Series], epochs: int) -> list[int]:
+    """Epochs of the second half at which every training was evaluated.
+
+    One recipe's val AP swings by several AP from one evaluation to the next on a small validation set, so a
+    mean over the same late epochs compares two trainings more fairly than their last evaluations alone.
+    """
+    common = set.intersection(*(set(int(e) for e in history.index) for history in histories.values()))
+    return sorted(e for e in common if e > epochs // 2)
+
+
+def plot_val_ap(histories: dict[str, pd.Series], path: Path) -> Path:
+    """Validation AP per evaluated epoch of each training, one line per recipe."""
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
+    for i, (name, history) in enumerate(histories.items()):
+        ax.plot(history.index, history.to_numpy(), marker="o", ms=4, color=colormaps.get_cmap("tab10")(i), label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylim(bottom=0)
+    return finish_figure(fig, ax, path, xlabel="epoch", ylabel="val AP (%)",
+                         title="Winner vs default recipe: validation AP per evaluated epoch")
+
+
 def winner_vs_default(args: argparse.Namespace, runs: dict[str, list[Run]]) -> list[str]:
-    """Train the first NARS seed's winner and the default recipe for the same epochs; a table of both."""
+    """Train the first NARS seed's winner and the default recipe for the same epochs; a table and a figure of both."""
     nars = runs.get("nars")
     if not nars:
         return ["`--train-default` needs `nars` among the searchers.", ""]
@@ -134,12 +164,22 @@ def winner_vs_default(args: argparse.Namespace, runs: dict[str, list[Run]]) -> l
         sys.exit(f"error: --train-default needs an experiment whose data is a folder (data.dir); {args.config} has none")
     recipes = {f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})": nars[0].path / "best_recipe.yaml",
                f"default (`{args.train_default}`)": args.train_default}
-    lines = [f"Winner vs default recipe, both trained {args.epochs} epochs on `{data_dir}` from scratch:", "",
-             "| recipe | val AP | AP50 | AP75 |", "|---|---|---|---|"]
+    results, histories = {}, {}
     for (name, recipe), folder in zip(recipes.items(), ("winner", "default"), strict=True):
-        result = train_and_evaluate(recipe, (REPO / data_dir).resolve(), args.runs.resolve() / "trained" / folder, args.epochs)
-        lines.append(f"| {name} | {result['ap']:.2f} | {result['ap50']:.2f} | {result['ap75']:.2f} |")
-    return [*lines, ""]
+        output = args.runs.resolve() / "trained" / folder
+        results[name] = train_and_evaluate(recipe, (REPO / data_dir).resolve(), output, args.epochs)
+        histories[name.split(" (")[0]] = val_ap_by_epoch(output)
+    late = late_common_epochs(histories, args.epochs)
+    lines = [f"Winner vs default recipe, both trained {args.epochs} epochs on `{data_dir}` from scratch "
+             f"(final model, and the mean val AP at the evaluated epochs both share in the second half):", "",
+             f"| recipe | val AP | AP50 | AP75 | mean val AP at epochs {', '.join(map(str, late)) or '(none shared)'} |",
+             "|---|---|---|---|---|"]
+    for (name, result), history in zip(results.items(), histories.values(), strict=True):
+        mean = f"{history.loc[late].mean():.2f}" if late else "-"
+        lines.append(f"| {name} | {result['ap']:.2f} | {result['ap50']:.2f} | {result['ap75']:.2f} | {mean} |")
+    stem = f"detection_search_{args.config.stem}_winner_vs_default.png"
+    return [*lines, "", figure_link(args.output, plot_val_ap(histories, figure_path(args.output, stem)),
+                                    "validation AP per epoch, NARS winner vs default recipe"), ""]
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

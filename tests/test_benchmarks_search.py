@@ -102,6 +102,30 @@ def test_goal_lines_compare_nars_with_the_best_baseline_at_each_point():
     assert "than every baseline on at least 3 tables: nars missed (0 of 2 tables)." in text
 
 
+def test_winner_vs_default_compares_the_late_epochs_both_evaluated(tmp_path):
+    """A recipe evaluated every epoch and one every 5: the mean is over their shared epochs of the second half."""
+    import json
+
+    import detection_search
+
+    def log(folder: Path, aps: dict[int, float]) -> Path:
+        folder.mkdir()
+        records = [{"epoch": e, "loss": 1.0 / e, **({"ap": aps[e]} if e in aps else {})} for e in range(1, 11)]
+        (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n{torn")
+        return folder
+
+    every = detection_search.val_ap_by_epoch(log(tmp_path / "winner", {e: 2.0 * e for e in range(1, 11)}))
+    sparse = detection_search.val_ap_by_epoch(log(tmp_path / "default", {5: 7.0, 10: 9.0}))
+    assert list(every.index) == list(range(1, 11)) and every[10] == 20.0 and list(sparse.index) == [5, 10]
+    histories = {"NARS winner": every, "default": sparse}
+    assert detection_search.late_common_epochs(histories, epochs=10) == [10]
+    even = pd.Series({4: 1.0, 6: 2.0, 8: 3.0, 10: 4.0})
+    assert detection_search.late_common_epochs({"a": every, "b": even}, epochs=10) == [6, 8, 10]  # 4 is in the first half
+    assert detection_search.late_common_epochs({"a": every, "b": pd.Series(dtype=float)}, epochs=10) == []
+    png = detection_search.plot_val_ap(histories, tmp_path / "curves.png")
+    assert png.stat().st_size > 10_000
+
+
 @pytest.mark.slow
 def test_detection_search_tiny(tmp_path):
     """Two searchers x two seeds of 2 trials x 1 epoch on the quickstart's synthetic data (minutes on a shared CPU)."""
