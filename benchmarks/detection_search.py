@@ -2,7 +2,7 @@
 
     OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml]
         [--trials 8] [--searchers nars random optuna-tpe] [--seeds 0 1 2] [--set search.initial_points=4]
-        [--train-default experiments/raccoon_train.yaml --epochs 30]
+        [--train-default experiments/raccoon_train.yaml --epochs 30 --train-seeds 0]
 
 For each seed, then each searcher (so that an unfinished benchmark still compares every searcher on the
 same seeds), runs `python -m nars.search --searcher S --num-samples N --set search.seed=SEED` into
@@ -16,7 +16,8 @@ searcher), the AP vs FLOPs fronts of every run, and a table (median and range ov
 the best after half the trials, CPU minutes). With `--train-default RECIPE`, the NARS winner of the first
 seed (its `best_recipe.yaml`) and RECIPE are both trained for `--epochs` on the experiment's data with
 `detector.train` and evaluated with `detector.evaluate`: does the search give a better detector than the defaults?
-(A table of both, with the mean val AP over the late epochs both evaluated, and their val AP per epoch as a PNG.)
+With `--train-seeds 0 1`, each recipe is trained once per training seed. A table of all trainings, with the mean
+val AP over the late epochs all evaluated, and their val AP per epoch as a PNG.
 Writes the section "Detection search: <experiment>" of BENCHMARKS.md (one per experiment, e.g. `raccoon_search`)
 and `benchmarks/figures/detection_search_<experiment>_*.png`.
 """
@@ -110,12 +111,12 @@ def summary_table(runs: dict[str, list[Run]], curves: pd.DataFrame, trials: int)
     return lines
 
 
-def train_and_evaluate(recipe: Path, data: Path, output: Path, epochs: int) -> dict[str, float]:
+def train_and_evaluate(recipe: Path, data: Path, output: Path, epochs: int, seed: int) -> dict[str, float]:
     """`detector.train` (resumed when a previous run was interrupted) then `detector.evaluate`; the val AP figures."""
     result = output / "eval_val.json"
     if not result.is_file():
         command = [sys.executable, "-m", "detector.train", "--config", str(recipe), "--data", str(data), "--output", str(output),
-                   "--epochs", str(epochs), "--no-progress"]
+                   "--epochs", str(epochs), "--set", f"train.seed={seed}", "--no-progress"]
         if (output / "last.pt").is_file():
             command.append("--resume")
         for step in (command, [sys.executable, "-m", "detector.evaluate", "--checkpoint", str(output / "model_final.pt"),
@@ -126,13 +127,18 @@ def train_and_evaluate(recipe: Path, data: Path, output: Path, epochs: int) -> d
     return json.loads(result.read_text())
 
 
+def training_folder(runs: Path, recipe: str, seed: int) -> Path:
+    """DIR/trained/<recipe> for training seed 0 (the folder name of the single-seed benchmark), <recipe>_seed<N> after."""
+    return runs / "trained" / (recipe if seed == 0 else f"{recipe}_seed{seed}")
+
+
 def val_ap_by_epoch(folder: Path) -> pd.Series:
     """The validation AP `detector.train` logged per evaluated epoch (`metrics.jsonl`), indexed by epoch."""
     return pd.Series({r["epoch"]: r["ap"] for r in read_jsonl(folder / "metrics.jsonl") if isinstance(r.get("ap"), (int, float))},
                      dtype=np.float64)
 
 
-def late_common_epochs(histories: dict[str, pd.Series], epochs: int) -> list[int]:
+def late_common_epochs(histories: dict[tuple[str, int], pd.Series], epochs: int) -> list[int]:
     """Epochs of the second half at which every training was evaluated.
 
     One recipe's val AP swings by several AP from one evaluation to the next on a small validation set, so a
@@ -142,41 +148,58 @@ def late_common_epochs(histories: dict[str, pd.Series], epochs: int) -> list[int
     return sorted(e for e in common if e > epochs // 2)
 
 
-def plot_val_ap(histories: dict[str, pd.Series], path: Path) -> Path:
-    """Validation AP per evaluated epoch of each training, one line per recipe."""
+def plot_val_ap(histories: dict[tuple[str, int], pd.Series], path: Path) -> Path:
+    """Validation AP per evaluated epoch of each training: a colour per recipe, a line style per training seed."""
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.subplots()
-    for i, (name, history) in enumerate(histories.items()):
-        ax.plot(history.index, history.to_numpy(), marker="o", ms=4, color=colormaps.get_cmap("tab10")(i), label=name)
+    colours = {name: colormaps.get_cmap("tab10")(i) for i, name in enumerate(dict.fromkeys(name for name, _ in histories))}
+    styles = {seed: style for seed, style in zip(sorted({seed for _, seed in histories}), ("-", "--", ":", "-."))}
+    for (name, seed), history in histories.items():
+        ax.plot(history.index, history.to_numpy(), marker="o", ms=4, color=colours[name], ls=styles.get(seed, "-"),
+                label=f"{name}, training seed {seed}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     return finish_figure(fig, ax, path, xlabel="epoch", ylabel="val AP (%)",
                          title="Winner vs default recipe: validation AP per evaluated epoch")
 
 
+def training_rows(trainings: list[tuple[str, int, dict[str, float]]], histories: list[pd.Series], late: list[int]) -> list[str]:
+    """Table rows: each training (recipe, training seed, its final AP figures, its mean val AP at `late` epochs),
+    and with several seeds a mean row after each recipe's."""
+    rows = pd.DataFrame([{"recipe": name, "seed": seed, "ap": r["ap"], "ap50": r["ap50"], "ap75": r["ap75"],
+                          "late": history.loc[late].mean() if late else np.nan}
+                         for (name, seed, r), history in zip(trainings, histories, strict=True)])
+    if rows["seed"].nunique() > 1:
+        order = {name: i for i, name in enumerate(dict.fromkeys(rows["recipe"]))}
+        means = rows.groupby("recipe", sort=False).mean(numeric_only=True).reset_index().assign(seed="mean")
+        rows = pd.concat([rows, means], ignore_index=True).sort_values("recipe", key=lambda c: c.map(order), kind="stable")
+    return [f"| {row.recipe} | {row.seed} | {row.ap:.2f} | {row.ap50:.2f} | {row.ap75:.2f} | "
+            f"{'-' if np.isnan(row.late) else f'{row.late:.2f}'} |" for row in rows.itertuples()]
+
+
 def winner_vs_default(args: argparse.Namespace, runs: dict[str, list[Run]]) -> list[str]:
-    """Train the first NARS seed's winner and the default recipe for the same epochs; a table and a figure of both."""
+    """Train the first NARS seed's winner and the default recipe for the same epochs and training seeds; a table and a figure."""
     nars = runs.get("nars")
     if not nars:
         return ["`--train-default` needs `nars` among the searchers.", ""]
     data_dir = read_yaml(args.config).get("data", {}).get("dir")
     if not data_dir:
         sys.exit(f"error: --train-default needs an experiment whose data is a folder (data.dir); {args.config} has none")
-    recipes = {f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})": nars[0].path / "best_recipe.yaml",
-               f"default (`{args.train_default}`)": args.train_default}
-    results, histories = {}, {}
-    for (name, recipe), folder in zip(recipes.items(), ("winner", "default"), strict=True):
-        output = args.runs.resolve() / "trained" / folder
-        results[name] = train_and_evaluate(recipe, (REPO / data_dir).resolve(), output, args.epochs)
-        histories[name.split(" (")[0]] = val_ap_by_epoch(output)
+    recipes = {"winner": (f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})", nars[0].path / "best_recipe.yaml"),
+               "default": (f"default (`{args.train_default}`)", args.train_default)}
+    trainings: list[tuple[str, int, dict[str, float]]] = []  # (recipe name, training seed, detector.evaluate's figures)
+    histories: dict[tuple[str, int], pd.Series] = {}
+    for folder, (name, recipe) in recipes.items():
+        for seed in args.train_seeds:
+            output = training_folder(args.runs.resolve(), folder, seed)
+            trainings.append((name, seed, train_and_evaluate(recipe, (REPO / data_dir).resolve(), output, args.epochs, seed)))
+            histories[name.split(" (")[0], seed] = val_ap_by_epoch(output)
     late = late_common_epochs(histories, args.epochs)
     lines = [f"Winner vs default recipe, both trained {args.epochs} epochs on `{data_dir}` from scratch "
-             f"(final model, and the mean val AP at the evaluated epochs both share in the second half):", "",
-             f"| recipe | val AP | AP50 | AP75 | mean val AP at epochs {', '.join(map(str, late)) or '(none shared)'} |",
-             "|---|---|---|---|---|"]
-    for (name, result), history in zip(results.items(), histories.values(), strict=True):
-        mean = f"{history.loc[late].mean():.2f}" if late else "-"
-        lines.append(f"| {name} | {result['ap']:.2f} | {result['ap50']:.2f} | {result['ap75']:.2f} | {mean} |")
+             f"(final model, and the mean val AP at the evaluated epochs all trainings share in the second half):", "",
+             f"| recipe | training seed | val AP | AP50 | AP75 | mean val AP at epochs {', '.join(map(str, late)) or '(none shared)'} |",
+             "|---|---|---|---|---|---|"]
+    lines += training_rows(trainings, list(histories.values()), late)
     stem = f"detection_search_{args.config.stem}_winner_vs_default.png"
     return [*lines, "", figure_link(args.output, plot_val_ap(histories, figure_path(args.output, stem)),
                                     "validation AP per epoch, NARS winner vs default recipe"), ""]
@@ -191,6 +214,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for every search, e.g. search.proxy_epochs=1")
     parser.add_argument("--train-default", type=Path, help="also train the NARS winner and this recipe for --epochs and compare")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of both trainings of --train-default")
+    parser.add_argument("--train-seeds", nargs="+", type=int, default=[0], help="train.seed of each --train-default training of both recipes")
     parser.add_argument("--runs", type=Path, help="DIR/<searcher>/seed<N>, report/, trained/ (default: runs/detection_search/<experiment>)")
     parser.add_argument("--output", type=Path, default=BENCHMARKS_MD, help="the Markdown file whose section is written")
     args = parser.parse_args(argv)
