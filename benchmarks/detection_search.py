@@ -30,6 +30,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -138,37 +139,48 @@ def val_ap_by_epoch(folder: Path) -> pd.Series:
                      dtype=np.float64)
 
 
-def late_common_epochs(histories: dict[tuple[str, int], pd.Series], epochs: int) -> list[int]:
+class Training(NamedTuple):
+    """One `--train-default` training: its recipe's table name and short plot label, training seed, final AP
+    figures (`detector.evaluate`) and val AP per evaluated epoch (`metrics.jsonl`)."""
+
+    recipe: str
+    label: str
+    seed: int
+    figures: dict[str, float]
+    history: pd.Series
+
+
+def late_common_epochs(trainings: Sequence[Training], epochs: int) -> list[int]:
     """Epochs of the second half at which every training was evaluated.
 
     One recipe's val AP swings by several AP from one evaluation to the next on a small validation set, so a
     mean over the same late epochs compares two trainings more fairly than their last evaluations alone.
     """
-    common = set.intersection(*(set(int(e) for e in history.index) for history in histories.values()))
+    common = set.intersection(*(set(int(e) for e in t.history.index) for t in trainings))
     return sorted(e for e in common if e > epochs // 2)
 
 
-def plot_val_ap(histories: dict[tuple[str, int], pd.Series], path: Path) -> Path:
+def plot_val_ap(trainings: Sequence[Training], path: Path) -> Path:
     """Validation AP per evaluated epoch of each training: a colour per recipe, a line style per training seed."""
     fig = Figure(figsize=(7.5, 4.5))
     ax = fig.subplots()
-    colours = {name: colormaps.get_cmap("tab10")(i) for i, name in enumerate(dict.fromkeys(name for name, _ in histories))}
-    styles = {seed: style for seed, style in zip(sorted({seed for _, seed in histories}), ("-", "--", ":", "-."))}
-    for (name, seed), history in histories.items():
-        ax.plot(history.index, history.to_numpy(), marker="o", ms=4, color=colours[name], ls=styles.get(seed, "-"),
-                label=f"{name}, training seed {seed}")
+    colours = {label: colormaps.get_cmap("tab10")(i) for i, label in enumerate(dict.fromkeys(t.label for t in trainings))}
+    styles = {seed: style for seed, style in zip(sorted({t.seed for t in trainings}), ("-", "--", ":", "-."))}
+    for t in trainings:
+        ax.plot(t.history.index, t.history.to_numpy(), marker="o", ms=4, color=colours[t.label], ls=styles.get(t.seed, "-"),
+                label=f"{t.label}, training seed {t.seed}")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylim(bottom=0)
     return finish_figure(fig, ax, path, xlabel="epoch", ylabel="val AP (%)",
                          title="Winner vs default recipe: validation AP per evaluated epoch")
 
 
-def training_rows(trainings: list[tuple[str, int, dict[str, float]]], histories: list[pd.Series], late: list[int]) -> list[str]:
+def training_rows(trainings: Sequence[Training], late: list[int]) -> list[str]:
     """Table rows: each training (recipe, training seed, its final AP figures, its mean val AP at `late` epochs),
     and with several seeds a mean row after each recipe's."""
-    rows = pd.DataFrame([{"recipe": name, "seed": seed, "ap": r["ap"], "ap50": r["ap50"], "ap75": r["ap75"],
-                          "late": history.loc[late].mean() if late else np.nan}
-                         for (name, seed, r), history in zip(trainings, histories, strict=True)])
+    rows = pd.DataFrame([{"recipe": t.recipe, "seed": t.seed, "ap": t.figures["ap"], "ap50": t.figures["ap50"],
+                          "ap75": t.figures["ap75"], "late": t.history.loc[late].mean() if late else np.nan}
+                         for t in trainings])
     if rows["seed"].nunique() > 1:
         order = {name: i for i, name in enumerate(dict.fromkeys(rows["recipe"]))}
         means = rows.groupby("recipe", sort=False).mean(numeric_only=True).reset_index().assign(seed="mean")
@@ -185,23 +197,22 @@ def winner_vs_default(args: argparse.Namespace, runs: dict[str, list[Run]]) -> l
     data_dir = read_yaml(args.config).get("data", {}).get("dir")
     if not data_dir:
         sys.exit(f"error: --train-default needs an experiment whose data is a folder (data.dir); {args.config} has none")
-    recipes = {"winner": (f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})", nars[0].path / "best_recipe.yaml"),
-               "default": (f"default (`{args.train_default}`)", args.train_default)}
-    trainings: list[tuple[str, int, dict[str, float]]] = []  # (recipe name, training seed, detector.evaluate's figures)
-    histories: dict[tuple[str, int], pd.Series] = {}
-    for folder, (name, recipe) in recipes.items():
+    recipes = [("winner", f"NARS winner (`best_recipe.yaml` of seed {args.seeds[0]})", "NARS winner", nars[0].path / "best_recipe.yaml"),
+               ("default", f"default (`{args.train_default}`)", "default", args.train_default)]  # (folder, table name, plot label, YAML)
+    trainings: list[Training] = []
+    for folder, name, label, recipe in recipes:
         for seed in args.train_seeds:
             output = training_folder(args.runs.resolve(), folder, seed)
-            trainings.append((name, seed, train_and_evaluate(recipe, (REPO / data_dir).resolve(), output, args.epochs, seed)))
-            histories[name.split(" (")[0], seed] = val_ap_by_epoch(output)
-    late = late_common_epochs(histories, args.epochs)
+            figures = train_and_evaluate(recipe, (REPO / data_dir).resolve(), output, args.epochs, seed)
+            trainings.append(Training(name, label, seed, figures, val_ap_by_epoch(output)))
+    late = late_common_epochs(trainings, args.epochs)
     lines = [f"Winner vs default recipe, both trained {args.epochs} epochs on `{data_dir}` from scratch "
              f"(final model, and the mean val AP at the evaluated epochs all trainings share in the second half):", "",
              f"| recipe | training seed | val AP | AP50 | AP75 | mean val AP at epochs {', '.join(map(str, late)) or '(none shared)'} |",
              "|---|---|---|---|---|---|"]
-    lines += training_rows(trainings, list(histories.values()), late)
+    lines += training_rows(trainings, late)
     stem = f"detection_search_{args.config.stem}_winner_vs_default.png"
-    return [*lines, "", figure_link(args.output, plot_val_ap(histories, figure_path(args.output, stem)),
+    return [*lines, "", figure_link(args.output, plot_val_ap(trainings, figure_path(args.output, stem)),
                                     "validation AP per epoch, NARS winner vs default recipe"), ""]
 
 

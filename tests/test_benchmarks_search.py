@@ -107,6 +107,7 @@ def test_winner_vs_default_compares_the_late_epochs_both_evaluated(tmp_path):
     import json
 
     import detection_search
+    from detection_search import Training
 
     def log(folder: Path, aps: dict[int, float]) -> Path:
         folder.mkdir()
@@ -114,31 +115,34 @@ def test_winner_vs_default_compares_the_late_epochs_both_evaluated(tmp_path):
         (folder / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n{torn")
         return folder
 
+    def training(label: str, seed: int, history: pd.Series) -> Training:
+        return Training(f"{label} (recipe.yaml)", label, seed, {}, history)
+
     every = detection_search.val_ap_by_epoch(log(tmp_path / "winner", {e: 2.0 * e for e in range(1, 11)}))
     sparse = detection_search.val_ap_by_epoch(log(tmp_path / "default", {5: 7.0, 10: 9.0}))
     assert list(every.index) == list(range(1, 11)) and every[10] == 20.0 and list(sparse.index) == [5, 10]
-    histories = {("NARS winner", 0): every, ("default", 0): sparse}
-    assert detection_search.late_common_epochs(histories, epochs=10) == [10]
+    trainings = [training("NARS winner", 0, every), training("default", 0, sparse)]
+    assert detection_search.late_common_epochs(trainings, epochs=10) == [10]
     even = pd.Series({4: 1.0, 6: 2.0, 8: 3.0, 10: 4.0})
-    assert detection_search.late_common_epochs({("a", 0): every, ("a", 1): even}, epochs=10) == [6, 8, 10]  # 4: first half
-    assert detection_search.late_common_epochs({("a", 0): every, ("b", 0): pd.Series(dtype=float)}, epochs=10) == []
-    histories["default", 1] = even
-    png = detection_search.plot_val_ap(histories, tmp_path / "curves.png")
+    assert detection_search.late_common_epochs([training("a", 0, every), training("a", 1, even)], epochs=10) == [6, 8, 10]  # 4: first half
+    assert detection_search.late_common_epochs([training("a", 0, every), training("b", 0, pd.Series(dtype=float))], epochs=10) == []
+    png = detection_search.plot_val_ap([*trainings, training("default", 1, even)], tmp_path / "curves.png")
     assert png.stat().st_size > 10_000
 
 
 def test_winner_vs_default_rows_add_a_mean_per_recipe_over_training_seeds():
     import detection_search
+    from detection_search import Training
 
     figures = [{"ap": ap, "ap50": 2 * ap, "ap75": ap / 2} for ap in (30.0, 34.0, 20.0, 22.0)]
-    names = ["winner", "winner", "default", "default"]
-    trainings = [(name, seed, f) for name, seed, f in zip(names, [0, 1, 0, 1], figures, strict=True)]
     histories = [pd.Series({5: 1.0, 10: v}) for v in (10.0, 12.0, 4.0, 8.0)]
-    rows = detection_search.training_rows(trainings, histories, late=[10])
+    names = ["winner", "winner", "default", "default"]
+    trainings = [Training(name, name.upper(), seed, f, h) for name, seed, f, h in zip(names, [0, 1, 0, 1], figures, histories, strict=True)]
+    rows = detection_search.training_rows(trainings, late=[10])
     assert rows == ["| winner | 0 | 30.00 | 60.00 | 15.00 | 10.00 |", "| winner | 1 | 34.00 | 68.00 | 17.00 | 12.00 |",
                     "| winner | mean | 32.00 | 64.00 | 16.00 | 11.00 |", "| default | 0 | 20.00 | 40.00 | 10.00 | 4.00 |",
                     "| default | 1 | 22.00 | 44.00 | 11.00 | 8.00 |", "| default | mean | 21.00 | 42.00 | 10.50 | 6.00 |"]
-    single = detection_search.training_rows(trainings[::2], histories[::2], late=[])
+    single = detection_search.training_rows(trainings[::2], late=[])
     assert single == ["| winner | 0 | 30.00 | 60.00 | 15.00 | - |", "| default | 0 | 20.00 | 40.00 | 10.00 | - |"]
 
 
