@@ -186,7 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val-json", type=Path, help="annotation file (instead of --data)")
     parser.add_argument("--val-images", type=Path, help="image folder of --val-json (default: images/ next to it)")
     parser.add_argument("--output", type=Path, help="metrics JSON (default: eval_<split>.json next to the checkpoint, <model>_eval_<split>.json for --model)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument(
+        "--batch-size", type=int,
+        help="images per forward pass (default: the training run's train.batch_size, which reproduces the val AP the training "
+             "logged: torchvision pads a batch to its largest image, and the padding moves AP slightly)",
+    )
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                         help="cpu or cuda (default: cuda when available; --model always runs on the CPU)")
@@ -201,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     from detector.data import CocoDetection
 
     args = build_parser().parse_args(argv)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise DataError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads is not None and args.threads < 1:
         raise DataError(f"--threads must be >= 1, got {args.threads}")
@@ -212,24 +216,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ann_file, image_dir = _dataset_for(args)
     from detector.exported import open_for_inference
 
-    model, class_names, category_ids, weights = open_for_inference(
-        args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema, threads=args.threads
-    )
-    classes = {"class_names": class_names, "label_to_category_id": category_ids}
+    opened = open_for_inference(args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema, threads=args.threads)
+    batch_size = args.batch_size or opened.eval_batch_size
+    classes = {"class_names": opened.class_names, "label_to_category_id": opened.label_to_category_id}
     source = args.model or args.checkpoint
     dataset = CocoDetection(ann_file, image_dir)
     _check_classes(classes, dataset, source)
     metrics = evaluate_coco(
-        model, dataset, batch_size=args.batch_size, device=args.device, num_workers=args.num_workers, progress=sys.stderr.isatty(),
+        opened.model, dataset, batch_size=batch_size, device=args.device, num_workers=args.num_workers, progress=sys.stderr.isatty(),
     )
     report = {
         "checkpoint" if args.model is None else "model": str(source), "annotations": str(ann_file), "split": args.split,
-        "num_images": len(dataset), "weights": weights, **metrics,
+        "num_images": len(dataset), "weights": opened.weights, "batch_size": batch_size, **metrics,
     }
     default = args.model.with_name(f"{args.model.stem}_eval_{args.split}.json") if args.model else args.checkpoint.parent / f"eval_{args.split}.json"
     output = args.output or default
     atomic_write_text(output, json.dumps(json_safe(report), indent=2) + "\n")
-    print(f"{source} ({weights} weights) on {ann_file} ({len(dataset)} images)")
+    print(f"{source} ({opened.weights} weights) on {ann_file} ({len(dataset)} images, batches of {batch_size})")
     print(format_metrics_table(metrics))
     print(f"wrote {output}")
     return report

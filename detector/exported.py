@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -103,6 +103,20 @@ class ExportedDetector(nn.Module):
         return outputs
 
 
+class InferenceModel(NamedTuple):
+    """What `open_for_inference` opens: the model and the facts its consumers need beside it."""
+
+    model: nn.Module
+    class_names: list[str]
+    label_to_category_id: dict[int, int]
+    weights: str
+    """`ema`, `model`, `onnx fp32` or `onnx int8`."""
+    eval_batch_size: int
+    """The batch the training run evaluated with (`train.batch_size`); 1 for an ONNX file, which runs one image at
+    a time. torchvision pads a batch to its largest image, and the padding moves box AP by up to about 1 on a small
+    validation set, so `detector.evaluate` defaults to this batch to reproduce the AP the training logged."""
+
+
 def open_for_inference(
     checkpoint: str | os.PathLike[str] | None = None,
     exported: str | os.PathLike[str] | None = None,
@@ -110,19 +124,19 @@ def open_for_inference(
     device: str | torch.device = "cpu",
     use_ema: bool = True,
     threads: int | None = None,
-) -> tuple[nn.Module, list[str], dict[int, int], str]:
+) -> InferenceModel:
     """The model that `detector.evaluate` / `detector.predict` run, from a checkpoint (its inference copy:
-    BN folded, channels-last) or an exported ONNX file; with its class names, category ids and a label
-    of the weights it holds (`ema`, `model`, `onnx fp32`, `onnx int8`)."""
+    BN folded, channels-last) or an exported ONNX file."""
     if (checkpoint is None) == (exported is None):
         raise ValueError("give exactly one of checkpoint and exported")
     if exported is not None:
         model = ExportedDetector(exported, threads=threads)
-        return model, model.class_names, model.label_to_category_id, f"onnx {model.precision}"
+        return InferenceModel(model, model.class_names, model.label_to_category_id, f"onnx {model.precision}", 1)
     from detector.checkpoint import model_from_checkpoint
     from detector.inference import optimize_for_inference
 
     detector, data = model_from_checkpoint(checkpoint, device=device, use_ema=use_ema)
     weights = "ema" if data.get("ema_model") and use_ema else "model"
     category_ids = {int(k): int(v) for k, v in (data.get("label_to_category_id") or {}).items()}
-    return optimize_for_inference(detector), list(data["class_names"]), category_ids, weights
+    batch = int(data["config"]["train"]["batch_size"])  # the resolved config: every field is present
+    return InferenceModel(optimize_for_inference(detector), list(data["class_names"]), category_ids, weights, batch)

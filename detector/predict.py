@@ -247,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {' '.join(args.images)}")
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"--device {args.device}: CUDA is not available on this machine")
-    model, class_names, category_ids, _ = open_for_inference(args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema)
+    model, class_names, category_ids, *_ = open_for_inference(args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema)
 
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)

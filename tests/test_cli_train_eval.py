@@ -61,6 +61,10 @@ def test_evaluate_prints_a_table_and_writes_json(setup: tuple[Path, Path], train
     report = json.loads((trained / "eval_val.json").read_text())
     assert {"ap", "ap50", "ap75", "aps", "apm", "apl", "per_class_ap", "num_images"} <= set(report)
     assert report["num_images"] == 4 and report["split"] == "val"
+    # by default in the training's batches (tiny.yaml: train.batch_size 2), so the AP is the one the training logged
+    logged = json.loads((trained / "metrics.jsonl").read_text().splitlines()[-1])
+    assert report["batch_size"] == 2 and "batches of 2" in proc.stdout
+    assert report["ap"] == pytest.approx(logged["ap"], abs=1e-6) and report["ap50"] == pytest.approx(logged["ap50"], abs=1e-6)
 
 
 def test_evaluate_train_split_to_a_chosen_file(setup: tuple[Path, Path], trained: Path, tmp_path: Path) -> None:
