@@ -26,6 +26,7 @@ from pycocotools.cocoeval import COCOeval
 from torch import nn
 from tqdm import tqdm
 
+from core.cli import ArgumentParser
 from core.errors import DataError, run_cli
 
 METRIC_KEYS = ("ap", "ap50", "ap75", "aps", "apm", "apl")  # order of COCOeval.stats[0:6]
@@ -176,8 +177,8 @@ def _check_classes(checkpoint: dict[str, Any], dataset: Any, source: Path) -> No
         )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="COCO box AP of a trained or exported FBNetV3OD.")
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m detector.evaluate", description="COCO box AP of a trained or exported FBNetV3OD.")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="model_final.pt or last.pt of a training run")
     source.add_argument("--model", type=Path, help="an ONNX file written by detector.export (fp32 or --int8), run with ONNX Runtime")

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from core.atomic import atomic_open
+from core.cli import ArgumentParser
 from core.errors import UserError, run_cli
 from detector.exported import add_metadata, onnx_session, run_session
 
@@ -241,7 +242,7 @@ def check_images(image_size: tuple[int, int], image_path: str | None = None) -> 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     from detector.quantize import DEFAULT_CALIBRATION_COUNT
 
-    parser = argparse.ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
     parser.add_argument("--format", required=True, choices=FORMATS)
     parser.add_argument("--output", required=True, help="file to write (.onnx / .pt)")

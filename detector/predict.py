@@ -27,6 +27,7 @@ from torchvision.utils import draw_bounding_boxes
 from tqdm import tqdm
 
 from core.atomic import atomic_write_text
+from core.cli import ArgumentParser
 from core.errors import DataError, UserError, run_cli
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,7 @@ def _output_names(paths: Sequence[Path]) -> dict[Path, str]:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m detector.predict", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m detector.predict", description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", help="checkpoint written by detector.train")
     source.add_argument("--model", help="ONNX file written by detector.export (fp32 or int8; runs on the CPU with ONNX Runtime)")

@@ -7,7 +7,6 @@ of the raccoon set (`images/`, `train.json`, `val.json`), and a seed fixes every
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from core.cli import ArgumentParser
 from core.errors import UserError, run_cli
 
 GENERATOR = "detector.synthetic"
@@ -207,7 +207,7 @@ def generate_synthetic_coco(
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m detector.synthetic", description="Write a small COCO data set of coloured shapes."
     )
     parser.add_argument("--output", required=True, type=Path, help="folder to write images/, train.json, val.json")

@@ -11,7 +11,6 @@ one `error: ...` line and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from typing import Any
 
 import torch
 
+from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
 from core.overrides import apply_overrides
 from core.yaml_io import read_yaml
@@ -34,8 +34,8 @@ def read_config_dict(path: Path) -> dict[str, Any]:
     return data
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m detector.train", description="Train FBNetV3OD on COCO-format data.")
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="python -m detector.train", description="Train FBNetV3OD on COCO-format data.")
     parser.add_argument("--config", type=Path, help="YAML config (default: built-in defaults; with --resume: OUT/config.yaml)")
     parser.add_argument("--data", type=Path, help="data folder with images/, train.json, val.json")
     parser.add_argument("--train-json", type=Path, help="training annotations (instead of / overriding --data)")

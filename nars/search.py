@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from core.atomic import atomic_write_text, remove_stale_temporaries
+from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
 from nars import run_folder
 from nars.calibrate import calibrate
@@ -66,7 +67,7 @@ def keep_storage(output: Path, storage: str, resume: bool) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m nars.search", description="Neural Architecture-Recipe Search on Ray Tune.")
+    parser = ArgumentParser(prog="python -m nars.search", description="Neural Architecture-Recipe Search on Ray Tune.")
     parser.add_argument("--config", required=True, help="experiment YAML (data, space, constraints, search)")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override, e.g. search.num_samples=24")
     parser.add_argument("--output", help="run folder (default: the experiment's `output`, else runs/<config name>)")

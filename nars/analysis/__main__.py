@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cli import ArgumentParser
 from core.errors import UserError, run_cli
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="python -m nars.analysis",
         description="Write report.md and PNGs (AP vs FLOPs with the Pareto front, best-so-far, predictor quality, "
                     "parameter importance, learning curves, top-k parameter values) for search runs.",
