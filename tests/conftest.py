@@ -1,5 +1,8 @@
 """Shared pytest fixtures. `../shared` (reference facts, raccoon data) exists beside the repo in CI
-and on developer machines, not in a user's clone: tests that need it skip with a clear reason."""
+and on developer machines, not in a user's clone: tests that need it skip with a clear reason there.
+Where it is expected (`REQUIRE_SHARED=1`, or `CI=true`; `.ci/run` sets the former when `../shared` exists),
+a missing part fails those tests instead, so that CI cannot go green by skipping them.
+`SHARED_DIR` points the tests at another copy."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("SHARED_DIR") or REPO.parent / "shared")
 REFERENCE = SHARED / "reference"
 FIXTURES = REFERENCE / "fixtures"
 RACCOON = SHARED / "data" / "raccoon"
@@ -19,9 +22,17 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+def shared_required() -> bool:
+    """Whether a missing `../shared` is a failure (CI, or asked for) rather than a reason to skip (a user's clone)."""
+    return os.environ.get("REQUIRE_SHARED", "") not in ("", "0") or os.environ.get("CI", "").lower() == "true"
+
+
 def _require(path: Path, what: str) -> Path:
     if not path.exists():
-        pytest.skip(f"{what} not available: {path} is absent (it ships in ../shared beside the repo, not in a clone)")
+        reason = f"{what} not available: {path} is absent (it ships in ../shared beside the repo, not in a clone)"
+        if shared_required():
+            pytest.fail(f"{reason}; REQUIRE_SHARED or CI=true says it must be there", pytrace=False)
+        pytest.skip(reason)
     return path
 
 
