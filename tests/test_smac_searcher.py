@@ -23,6 +23,15 @@ def score(point: dict) -> float:
     return -abs(point["width"] - 12) - (1.0 if point["op"] is None else 0.0)
 
 
+def one_parameter_apart(a: dict, b: dict) -> bool:
+    """Whether `b` is `a` with one active parameter moved (local search's neighbour, `SearchSpace.mutate` with
+    n_params=1): the parameters that this switches on or off (conditional on it) appear or go, nothing else changes."""
+    moved = [name for name in a.keys() & b.keys() if a[name] != b[name]]
+    switched = a.keys() ^ b.keys()
+    parents = {p.name: {parent for parent, _ in p.when} for p in SPACE.params}
+    return len(moved) == 1 and all(parents[name] & {*moved, *switched} for name in switched)
+
+
 def drive(searcher: SMACSearcher, start: int, n: int) -> list[dict]:
     points = []
     for i in range(start, start + n):
@@ -51,8 +60,14 @@ def test_suggests_valid_points_and_learns_from_results(tmp_path):
     resumed = SMACSearcher(SPACE, max_trials=20, seed=0, metric="score", mode="max")
     resumed.restore(str(tmp_path / "state.json"))
     assert resumed.history == searcher.history
-    assert len(resumed._optimizer().runhistory) == 16  # the history was told again
-    SPACE.validate(resumed.suggest("next"))
+    # SMAC was told the history again: it proposes none of the told points (a SMAC that was not told would start its
+    # initial design over, whose points are the first ones told; the restored one does not draw what the original
+    # would next, as its random state starts afresh)
+    after = drive(resumed, 16, 4)
+    assert not [p for p in after if p in points], "a restored SMAC proposes points it was told"
+    for point in after:
+        SPACE.validate(point)
+    assert resumed.history[:16] == searcher.history and len(resumed.history) == 20
 
 
 def test_without_smac_installed_the_error_says_how_to_get_it(monkeypatch):
@@ -89,5 +104,18 @@ def test_every_baseline_starts_with_search_initial_points(searcher):
         drive(3)
         starts = list(built.starts)
         fourth = built.suggest("3")  # a one-parameter neighbour of the best of the 3 start points
+        incumbent = built.incumbent[0]
         assert built.incumbent == max(starts, key=lambda start: start[1])
-        assert sum(fourth.get(k) != built.incumbent[0].get(k) for k in {*fourth, *built.incumbent[0]}) >= 1
+        assert one_parameter_apart(incumbent, fourth), (incumbent, fourth)
+        # so is every neighbour until the incumbent's are used up (none improves: `score` >= -5), some moving `op`,
+        # which switches the parameters conditional on it
+        neighbours = [fourth]
+        built.on_trial_complete("3", {settings.metric: -100.0})
+        for i in range(4, 20):
+            neighbours.append(built.suggest(str(i)))
+            built.on_trial_complete(str(i), {settings.metric: -100.0})
+            if built.restarts:
+                break
+        assert built.restarts == 1
+        assert all(one_parameter_apart(incumbent, n) for n in neighbours[:-1]), neighbours  # the last: the restart's random point
+        assert {n["op"] for n in neighbours[:-1]} == set(SPACE.params[0].values), "every op tried"
