@@ -5,7 +5,8 @@ arguments of `nars.trainable.run_trial` (bound by `nars.tune_run.run_tune`) and 
 line per event, to `events.jsonl` in the run folder (the parent of `work_dir`):
 
 * `toy_trial`: a deterministic objective of the point, `TOY_EPOCH_S` seconds per epoch, a checkpoint per
-  epoch (resumed from like the real trial's);
+  epoch (resumed from like the real trial's); it logs `training` as an epoch starts and `epoch` once it is
+  reported, when the driver holds its checkpoint (see `toy_trial`);
 * `paired_toy_trial`: `toy_trial` with the first two trials running side by side (on a cluster: on two nodes);
 * `faulty_trial`: the real `run_trial`, with the fault `FAULTS[i]` injected into the i-th trial to start.
 
@@ -60,7 +61,15 @@ def toy_ap(point: dict[str, Any]) -> float:
 
 
 def toy_trial(config: dict[str, Any], *, proxy_epochs: int, work_dir: str, **_: Any) -> None:
-    """Report `toy_ap` growing linearly over `proxy_epochs` epochs, checkpointing the epoch after each."""
+    """Report `toy_ap` growing linearly over `proxy_epochs` epochs, checkpointing the epoch after each.
+
+    Events: `start` (the epoch it starts or resumes at), `training` N as epoch N starts, `epoch` N once N is reported.
+    `tune.report` of a function trainable returns only after the driver has processed the result and registered its
+    checkpoint (Ray 2.60: a function trainable reports synchronously, `synchronous_result_reporting=True`, and the
+    driver asks for the next result, which releases `report`, only after `_process_trial_save` recorded the
+    checkpoint). So `epoch` N means the driver holds epoch N's checkpoint, and `training` N + 1 that the trial is in
+    epoch N + 1 with that checkpoint recorded: a test can stop a node or the search there without waiting and guessing.
+    """
     point = point_of(config)
     checkpoint = tune.get_checkpoint()
     start = 1
@@ -70,6 +79,7 @@ def toy_trial(config: dict[str, Any], *, proxy_epochs: int, work_dir: str, **_: 
     key = point_key(point)
     log_event(work_dir, event="start", key=key, epoch=start)
     for epoch in range(start, proxy_epochs + 1):
+        log_event(work_dir, event="training", key=key, epoch=epoch)
         time.sleep(TOY_EPOCH_S)
         with tempfile.TemporaryDirectory() as folder:
             (Path(folder) / "epoch").write_text(str(epoch))

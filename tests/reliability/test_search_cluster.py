@@ -2,9 +2,10 @@
 
 `ray.cluster_utils.Cluster` starts a head node and a worker node on this machine (1 CPU each); the real
 `nars.search` CLI joins it with `--address` and runs 6 trials of `search_trials.paired_toy_trial` (3 one-second
-epochs, a checkpoint per epoch) two at a time, the first two side by side, so trials land on both nodes. Halfway through a trial on the
-worker node, the node is killed (its processes get SIGKILL). With `search.max_failures=1` Ray reschedules
-that trial on the head node from its last checkpoint, and the search finishes with every trial `ok`.
+epochs, a checkpoint per epoch) two at a time, the first two side by side, so trials land on both nodes. Once a trial on
+the worker node has started its epoch 2 (the trial logs it, and by then the driver holds its epoch-1 checkpoint: see
+`search_trials.toy_trial`), the node is killed (its processes get SIGKILL). With `search.max_failures=1` Ray
+reschedules that trial on the head node from its last checkpoint, and the search finishes with every trial `ok`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ray._common.utils import reset_ray_address
 from ray.cluster_utils import Cluster
 
 from _tiny import REPO
-from search_trials import ENV, TOY_EPOCH_S, read_events, search_command
+from search_trials import ENV, read_events, search_command
 
 EPOCHS = 3
 SETTINGS = ["search.max_concurrent=2", "search.max_failures=1", f"search.proxy_epochs={EPOCHS}",
@@ -60,10 +61,9 @@ def test_search_runs_on_both_nodes_and_survives_losing_the_worker_node(cluster: 
         lost: str | None = None
         removed_at = 0.0
         while time.monotonic() < deadline and proc.poll() is None:
-            on_worker = [e for e in read_events(output) if e["node"] == worker.node_id and e["event"] == "epoch"]
-            if on_worker:  # a trial on the worker node checkpointed epoch 1 and is in epoch 2: kill the node
+            on_worker = [e for e in read_events(output) if e["node"] == worker.node_id and e["event"] == "training" and e["epoch"] == 2]
+            if on_worker:  # a trial on the worker node is in epoch 2, and the driver holds its epoch-1 checkpoint: kill the node
                 lost = on_worker[0]["trial_id"]
-                time.sleep(TOY_EPOCH_S / 2)  # the driver has recorded the checkpoint by now
                 removed_at = time.time()
                 cluster.remove_node(worker, allow_graceful=False)
                 break
