@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+from test_search_cli import one_line_error
+from test_search_cli import run as run_python
 
 from core.errors import DataError
 from nars.analysis import load_run, write_report
@@ -294,6 +296,22 @@ def test_cli_compares_runs_including_one_with_failed_trials(tmp_path, capsys):
     assert "| dead0001 | - | failed | TrainingError: loss is nan at epoch 2 |" in text
     assert "Nothing to score: the 'random' searcher makes no predictions." in text
     assert "8 ok, 1 failed, 1 infeasible" in text
+
+
+def test_cli_in_its_own_process_writes_the_report_and_says_where(tmp_path):
+    """`python -m nars.analysis` as a user runs it: the report and every PNG in RUN/report, its path printed; a folder
+    that holds no run is one error line, exit status 2."""
+    folder = copy_fixture(tmp_path)
+    result = run_python("-m", "nars.analysis", str(folder), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = folder / "report" / "report.md"
+    assert result.stdout == f"report: {report}\n"
+    assert sorted(p.name for p in report.parent.glob("*.png")) == sorted(FIGURES)
+    for name in FIGURES:
+        assert_png(report.parent / name)
+        assert f"]({name})" in report.read_text()
+    line = one_line_error(run_python("-m", "nars.analysis", str(tmp_path), timeout=300))
+    assert line == f"error: {tmp_path} holds no trials.csv and no Ray trial folders (*/params.json): not a search run, nor its --storage path"
 
 
 def test_front_is_drawn_against_the_searchs_cost_objective(tmp_path):

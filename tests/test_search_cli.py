@@ -49,6 +49,34 @@ def test_invalid_experiment_values(tmp_path, override, message):
     assert message in line
 
 
+def test_searcher_and_resource_flags_reach_the_experiment():
+    """`--searcher`, `--num-samples`, `--cpus-per-trial`, `--gpus-per-trial` become the search settings they name (values
+    other than the experiment's own: nars, 8 trials, 1 CPU, 0 GPUs)."""
+    from nars.experiment import load_experiment
+    from nars.search import _cli_overrides, parse_args
+
+    args = parse_args(["--config", "experiments/quickstart_search.yaml", "--searcher", "local", "--num-samples", "5",
+                       "--cpus-per-trial", "0.5", "--gpus-per-trial", "1"])
+    search = load_experiment(REPO / args.config, _cli_overrides(args)).search
+    assert (search.searcher, search.num_samples, search.cpus_per_trial, search.gpus_per_trial) == ("local", 5, 0.5, 1.0)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--num-samples", "1"], "search.num_samples: got 1; input should be greater than or equal to 2"),
+    (["--num-samples", "x"], "argument --num-samples: invalid int value: 'x'"),
+    (["--searcher", "foo"], "argument --searcher: invalid choice: 'foo' (choose from 'nars', 'random',"),
+])
+def test_invalid_searcher_and_num_samples_flags(tmp_path, capsys, flags, message):
+    """In this process (`main` is what `python -m nars.search` runs; the tests above run that entry point): one line."""
+    from nars.search import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(REPO / "experiments" / "quickstart_search.yaml"), "--output", str(tmp_path / "o"), *flags])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert message in err and not (tmp_path / "o").exists()
+
+
 def test_missing_experiment_file(tmp_path):
     assert "experiment file not found" in one_line_error(run("-m", "nars.search", "--config", str(tmp_path / "none.yaml")))
 
