@@ -14,6 +14,7 @@ from PIL import Image
 from core.errors import UserError
 from detector.checkpoint import model_from_checkpoint
 from detector.predict import class_colors, draw_detections, find_images, predict_images, to_coco_results
+from drawing import assert_detections_drawn
 
 REPO = Path(__file__).resolve().parents[1]
 CLASSES = ["circle", "square", "triangle"]
@@ -107,6 +108,14 @@ def test_predict_cli_writes_pngs_and_json(tmp_path: Path, random_checkpoint: Pat
         assert len(p["bbox"]) == 4 and p["bbox"][2] >= 0 and p["bbox"][3] >= 0
     last = result.stdout.strip().splitlines()[-1]
     assert f"{len(paths)} images, {len(predictions)} detections" in last and "skipped 1 unreadable" in last and str(out) in last
+    # The PNGs show those detections on the images (the checkpoint's category ids are its labels).
+    colors = dict(enumerate(class_colors(len(CLASSES)), start=1))
+    untouched = 0
+    for name, path in paths.items():
+        listed = [p for p in predictions if p["file_name"] == name]
+        assert listed, name  # threshold 0: a random model reports boxes everywhere
+        untouched += assert_detections_drawn(out / f"{path.stem}.png", path, listed, colors)
+    assert untouched > 0, "some pixels lie away from every box, so an image drawn over entirely fails"
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -123,6 +132,23 @@ def test_predict_cli_bad_checkpoint(tmp_path: Path) -> None:
     _images(tmp_path / "imgs")
     line = _one_error_line(_run("--checkpoint", str(bad), "--images", str(tmp_path / "imgs"), "--output", str(tmp_path / "out")))
     assert "bad.pt" in line
+
+
+@pytest.mark.parametrize("flag, value, message", [("--score-thresh", "1.5", "--score-thresh must be in [0, 1], got 1.5"),
+                                                 ("--batch-size", "0", "--batch-size must be >= 1, got 0")],
+                         ids=["score-thresh", "batch-size"])
+def test_predict_cli_bad_values_are_one_error_line(flag: str, value: str, message: str, tmp_path: Path, random_checkpoint: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    """Refused before any work (a threshold above 1 would silently draw nothing), as one line naming the flag,
+    without argparse's usage block. In process: the same `main` the CLI runs, without a second torch import."""
+    from detector.predict import main
+
+    _images(tmp_path / "imgs")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", str(random_checkpoint), "--images", str(tmp_path / "imgs"), "--output", str(tmp_path / "out"), flag, value])
+    line = _one_error_line(subprocess.CompletedProcess([], exit_info.value.code, "", capsys.readouterr().err))
+    assert line.startswith(f"error: {message}")
+    assert not (tmp_path / "out").exists()
 
 
 def test_predict_cli_no_readable_images(tmp_path: Path, random_checkpoint: Path) -> None:

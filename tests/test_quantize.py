@@ -19,7 +19,9 @@ from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 from detector.export import export_metadata, export_model
 from detector.exported import ExportedDetector, onnx_session
 from detector.model import build_detector
+from detector.predict import class_colors
 from detector.quantize import QUANTIZED_SCOPES, calibration_paths, compare_int8, quantize_int8
+from drawing import assert_detections_drawn
 
 CLASSES = {"class_names": ["circle", "square", "triangle"], "label_to_category_id": {1: 1, 2: 2, 3: 3},
            "config": {}}
@@ -96,18 +98,22 @@ def test_calibration_subset_is_seeded_and_bounded(tmp_path: Path) -> None:
     assert len(calibration_paths(tmp_path, 50)) == 10
 
 
+def _train(root: Path, config: dict) -> tuple[Path, Path]:
+    """`detector.train` of `config` on 12 synthetic training images (6 more for validation): checkpoint and data."""
+    import yaml
+
+    data = make_synthetic(root / "data", num_train=12, num_val=6)
+    (root / "tiny.yaml").write_text(yaml.safe_dump(config))
+    subprocess.run([sys.executable, "-m", "detector.train", "--config", str(root / "tiny.yaml"), "--data", str(data), "--output",
+                    str(root / "run"), "--device", "cpu", "--no-progress"], cwd=REPO, env=CLI_ENV, check=True, capture_output=True,
+                   timeout=900)
+    return root / "run" / "model_final.pt", data
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny detector trained for a few epochs on synthetic shapes, and its data."""
-    import yaml
-
-    root = tmp_path_factory.mktemp("trained")
-    data = make_synthetic(root / "data", num_train=12, num_val=6)
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(epochs=4, eval_every=0)))
-    subprocess.run([sys.executable, "-m", "detector.train", "--config", str(config), "--data", str(data), "--output", str(root / "run"),
-                    "--device", "cpu", "--no-progress"], cwd=REPO, env=CLI_ENV, check=True, capture_output=True, timeout=600)
-    return root / "run" / "model_final.pt", data
+    return _train(tmp_path_factory.mktemp("trained"), tiny_config(epochs=4, eval_every=0))
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -138,7 +144,55 @@ def test_export_int8_check_then_evaluate_and_predict_the_files(trained: tuple[Pa
     for key in ("ap", "ap50", "ap75"):
         assert reports["fp32"][key] == pytest.approx(reports["checkpoint"][key], abs=0.05), key
 
-    done = _cli("detector.predict", "--model", str(int8), "--images", str(data / "images"), "--output", str(tmp_path / "drawn"),
+    # No AP comparison here: this 4-epoch model barely looks at its input (the same top scores on a black image), so
+    # its int8 AP moves with the calibration subset more than a broken calibration moves it (measured: fp32 AP50 5.5,
+    # int8 3.6-17.8 over calibration subsets, int8 calibrated on black images 9.9). `test_int8_ap_stays_near_fp32`
+    # (slow) compares them on a model that detects.
+
+    drawn = tmp_path / "drawn"
+    done = _cli("detector.predict", "--model", str(int8), "--images", str(data / "images"), "--output", str(drawn),
                 "--score-thresh", "0.05")
     assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "drawn").glob("*.png"))) == 18 and (tmp_path / "drawn" / "predictions.json").is_file()
+    assert len(list(drawn.glob("*.png"))) == 18 and (drawn / "predictions.json").is_file()
+    predictions = json.loads((drawn / "predictions.json").read_text())
+    colors = dict(enumerate(class_colors(len(CLASSES["class_names"])), start=1))  # the synthetic set's category ids are its labels
+    boxed = 0
+    for image in sorted((data / "images").glob("*.png")):
+        listed = [p for p in predictions if p["file_name"] == image.name]
+        assert_detections_drawn(drawn / image.name, image, listed, colors)
+        boxed += bool(listed)
+    assert boxed > 0, "the int8 model draws boxes on some image"
+
+
+@pytest.fixture(scope="module")
+def confident(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The tiny detector trained until it finds the objects of its 12 training images (80 epochs, about 2 minutes on
+    two CPU cores; AP 70 / AP50 98 on them, against 0.7 / 5.5 after the 4 epochs of `trained`)."""
+    return _train(tmp_path_factory.mktemp("confident"), tiny_config(epochs=80, lr=0.05, eval_every=0))
+
+
+@pytest.mark.slow
+def test_int8_ap_stays_near_fp32(confident: tuple[Path, Path], tmp_path: Path) -> None:
+    """int8 loses little AP against fp32 where fp32 finds the objects: calibration that does not see the images the
+    model sees (black images, pixels 0-255 instead of 0-1) costs nearly all of it.
+
+    Measured on a 2-core AMD EPYC (AVX2 without VNNI, where ONNX Runtime's u8s8 kernels round the most) over 6
+    calibration subsets (4-18 images): int8 is 5.5-10.3 AP and 0-2.7 AP50 below fp32 (70.5 / 98.2); calibrated on
+    black images 3.2 / 4.1, on 0-255 pixels 0.0 / 0.2. Allowed: 20 AP and 10 AP50, about twice the largest gap a
+    change of calibration images gave (another CPU's rounding moves int8 ranges less than that), and still 40 AP /
+    80 AP50 short of a broken calibration."""
+    checkpoint, data = confident
+    fp32, int8 = tmp_path / "model.onnx", tmp_path / "model_int8.onnx"
+    done = _cli("detector.export", "--checkpoint", str(checkpoint), "--format", "onnx", "--int8", "--calibration-images",
+                str(data / "images"), "--calibration-count", "8", "--output", str(int8))
+    assert done.returncode == 0, done.stderr
+    assert _cli("detector.export", "--checkpoint", str(checkpoint), "--format", "onnx", "--output", str(fp32)).returncode == 0
+    reports = {}
+    for name, path in (("fp32", fp32), ("int8", int8)):  # on the training images: the ones this model has learnt to find
+        done = _cli("detector.evaluate", "--model", str(path), "--data", str(data), "--split", "train",
+                    "--output", str(tmp_path / f"{name}.json"))
+        assert done.returncode == 0, done.stderr
+        reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert reports["fp32"]["ap50"] > 80, "the comparison needs a model that finds the objects"
+    assert reports["int8"]["ap"] == pytest.approx(reports["fp32"]["ap"], abs=20), reports
+    assert reports["int8"]["ap50"] == pytest.approx(reports["fp32"]["ap50"], abs=10), reports
