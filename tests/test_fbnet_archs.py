@@ -11,7 +11,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from detector.backbones import registry
 from detector.backbones.fbnet import FBNetTrunk, build_tower, parse_detection_arch, round_channels
 from detector.backbones.registry import list_archs, register_arch
-from detector.backbones.spec import parse_block
+from detector.backbones.spec import BlockSpec, parse_block
+from detector.model import build_detector
 from fbnet_classification import build_fbnet_classifier
 
 
@@ -85,10 +86,29 @@ def test_round_channels_follows_mobile_cv():
     assert round_channels(3, 8) == 8
 
 
-def test_inline_block_forms_are_equivalent():
-    assert parse_block(("ir_k5_sehsig_hs", 40, 2, 3, {"expansion": 4})) == parse_block(
-        {"kind": "ir", "channels": 40, "stride": 2, "repeats": 3, "kernel": 5, "expansion": 4, "se": True, "se_gate": "hsigmoid", "activation": "hswish"}
-    )
+def _fields(block: BlockSpec) -> tuple:
+    return (block.kind, block.channels, block.stride, block.repeats, block.kernel, block.expansion, block.se, block.se_gate,
+            block.activation)
+
+
+@pytest.mark.parametrize(
+    "raw, fields",
+    [
+        (("ir_k5_sehsig_hs", 40, 2, 3, {"expansion": 4}), ("ir", 40, 2, 3, 5, 4, True, "hsigmoid", "hswish")),
+        ({"kind": "ir", "channels": 40, "stride": 2, "repeats": 3, "kernel": 5, "expansion": 4, "se": True, "se_gate": "hsigmoid",
+          "activation": "hswish"}, ("ir", 40, 2, 3, 5, 4, True, "hsigmoid", "hswish")),
+        (("ir_k3", 24, 1, 2), ("ir", 24, 1, 2, 3, 1.0, False, "sigmoid", "relu")),
+        (("ir_k7_se", 32, 2, 1, {"expansion": 6}), ("ir", 32, 2, 1, 7, 6, True, "sigmoid", "relu")),
+        (("ir_k5_hs", 48, 1, 4, {"expansion": 2.5}), ("ir", 48, 1, 4, 5, 2.5, False, "sigmoid", "hswish")),
+        (("conv_k3_hs", 16, 2, 1), ("conv", 16, 2, 1, 3, 1.0, False, "sigmoid", "hswish")),
+        (("ir_pool_hs", 1984, 1, 1, {"expansion": 6}), ("ir_pool", 1984, 1, 1, 3, 6, False, "sigmoid", "hswish")),
+    ],
+    ids=["tuple", "dict", "ir_k3", "ir_k7_se", "ir_k5_hs", "conv_k3_hs", "ir_pool_hs"],
+)
+def test_block_forms_parse_to_the_fields_they_spell(raw, fields):
+    """d2go's kind string packs kernel, SE, its gate and the activation; each must reach its field (and the dict
+    form, which the search space writes, gives the same block as the string that spells it)."""
+    assert _fields(parse_block(raw)) == fields
 
 
 @pytest.mark.parametrize(
@@ -120,7 +140,16 @@ def test_an_arch_registers_by_function_name_and_builds_from_the_config(monkeypat
         return {"trunk": [[("conv_k3", 8, 2, 1)], [("ir_k3", 16, 2, 1)]], "rpn": [("ir_k3", 16, 1, 1)], "bbox": [("ir_k3", 24, 2, 1)]}
 
     assert "tiny_test_arch" in list_archs()
-    assert parse_detection_arch("tiny_test_arch") == parse_detection_arch(tiny_test_arch())
+    arch = parse_detection_arch("tiny_test_arch")
+    assert [[_fields(b) for b in stage] for stage in arch.trunk] == [[("conv", 8, 2, 1, 3, 1.0, False, "sigmoid", "relu")],
+                                                                   [("ir", 16, 2, 1, 3, 1.0, False, "sigmoid", "relu")]]
+    assert [_fields(b) for b in (*arch.rpn, *arch.bbox)] == [("ir", 16, 1, 1, 3, 1.0, False, "sigmoid", "relu"),
+                                                             ("ir", 24, 2, 1, 3, 1.0, False, "sigmoid", "relu")]
+    detector = build_detector({"model": {"arch": "tiny_test_arch", "weights": None, "freeze_at": 0}}, num_classes=2)
+    trunk = detector.backbone.body
+    assert (trunk.stage_channels, trunk.stage_strides, detector.backbone.out_channels) == ([8, 16], [2, 4], 16)
+    assert (trunk.trunk0[0][0].out_channels, trunk.trunk0[0][0].stride) == (8, (2, 2))
+    assert (trunk.trunk1[0].dw[0].kernel_size, trunk.trunk1[0].dw[0].stride) == ((3, 3), (2, 2))
     with pytest.raises(ValueError, match="registered twice"):
         register_arch(tiny_test_arch)
 

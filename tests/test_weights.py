@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import write_random_checkpoint
+from torch import nn
+from torchvision.ops import FrozenBatchNorm2d
 
 from core.errors import CheckpointError
 from detector import build_detector, weights
@@ -102,10 +104,33 @@ def test_another_archs_checkpoint_is_refused(fixtures_dir):
 
 
 def test_frozen_and_group_norm_models_load_original_weights(fixtures_dir):
-    path = str(fixtures_dir / "faster_rcnn_fbnetv3a_dsmask_C4_random_init.pth")
-    frozen = build_detector({"model": {"arch": "fbnetv3_a_dsmask", "num_classes": 80, "weights": path, "freeze_at": 4}})
+    """Frozen stages keep weights and statistics as FrozenBatchNorm2d buffers: every tensor of the file must land.
+    Under GN (frozen stages included: GroupNorm is not swapped for FrozenBN) the convolutions and the norms'
+    affine weight and bias load from the file's BN, and its running statistics, which GroupNorm has no place for,
+    are reported unused rather than dropped silently."""
+    path = fixtures_dir / "faster_rcnn_fbnetv3a_dsmask_C4_random_init.pth"
     original = read_checkpoint(path)["model"]
-    assert torch.equal(frozen.backbone.body.trunk0[0][1].running_var, original["backbone.body.trunk0.fbnetv2_0_0.bn.running_var"])
+    counters = {k for k in original if k.endswith("num_batches_tracked")}
+    statistics = {k for k in original if k.endswith(("running_mean", "running_var"))}
+    file_norms = sum(k.endswith("running_mean") for k in original)  # one per norm of the original model
+
+    frozen = build_detector({"model": {"arch": "fbnetv3_a_dsmask", "num_classes": 80, "weights": str(path), "freeze_at": 4}})
+    trunk_norms = [m for m in frozen.backbone.body.modules() if isinstance(m, (nn.BatchNorm2d, FrozenBatchNorm2d))]
+    assert len(trunk_norms) == sum(k.startswith("backbone.") for k in counters)
+    assert all(isinstance(m, FrozenBatchNorm2d) for m in trunk_norms)
+    mapped = to_d2go_state_dict(frozen.state_dict())
+    assert set(original) - set(mapped) == {k for k in counters if k.startswith("backbone.")}  # FrozenBN counts nothing
+    assert [k for k in mapped if not torch.equal(mapped[k], original[k])] == []
+
+    group_norm = _model("fbnetv3_a_dsmask", norm="GN", freeze_at=2)
+    report = load_weights(group_norm, str(path))
+    norms = [m for m in group_norm.modules() if isinstance(m, (nn.GroupNorm, nn.BatchNorm2d, FrozenBatchNorm2d))]
+    assert len(norms) == file_norms and all(isinstance(m, nn.GroupNorm) and m.affine for m in norms)
+    assert report.missing == [] and set(report.unexpected) == statistics and f"{len(statistics)} unused" in report.summary()
+    mapped = to_d2go_state_dict(group_norm.state_dict())
+    assert set(mapped) == set(original) - statistics - counters
+    assert any(k.endswith(".bn.weight") for k in mapped) and any(k.endswith(".conv.weight") for k in mapped)
+    assert [k for k in mapped if not torch.equal(mapped[k], original[k])] == []
 
 
 def test_own_layout_checkpoints_load_too(tmp_path):
