@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
 import math
 from pathlib import Path
 
 import pytest
 import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 from torch import nn
+from torchvision.ops import box_convert
 
 from _tiny import make_synthetic
 from detector.data import CocoDetection
@@ -79,12 +85,73 @@ def test_no_detections_give_zero_ap_not_an_error(val_set: CocoDetection) -> None
     assert json.loads(json.dumps(json_safe(metrics)))["apl"] is None
 
 
+class Recording(nn.Module):
+    """The detector, keeping every image it is given and what it returned for it."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.seen: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        outputs = self.model(images)
+        self.seen += [(image.cpu(), {k: v.cpu() for k, v in out.items()}) for image, out in zip(images, outputs)]
+        return outputs
+
+
+def _pycocotools_stats(annotations: Path, results: list[dict]) -> list[float]:
+    """AP, AP50, AP75, APs, APm, APl in percent as pycocotools computes them (-100: undefined)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(annotations))
+        evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return [float(v) * 100 for v in evaluator.stats[:6]]
+
+
 def test_evaluates_a_real_detector(val_set: CocoDetection, tmp_path: Path) -> None:
+    """The AP of a real detector's outputs is the AP pycocotools gives those outputs, converted here.
+
+    A random model detects nothing real, so the ground truth is made from its own three strongest detections per
+    image, moved by 0.4-3.9 px: AP is then far from 0 and from 100, and depends on every box coordinate (IoU
+    levels 0.5-0.95), on the order of the scores and on the image each detection belongs to."""
     from _tiny import TINY_CONFIG
     from detector.model import build_detector
 
+    config = copy.deepcopy(TINY_CONFIG)
+    config["model"]["roi_heads"]["score_thresh"] = 0.0
     torch.manual_seed(0)
-    model = build_detector(TINY_CONFIG, num_classes=3)
-    metrics = evaluate_coco(model, val_set, batch_size=3, progress=False)
+    model = build_detector(config, num_classes=3).eval()
+    images = [val_set[i][0].as_subclass(torch.Tensor) for i in range(len(val_set))]
+    data = json.loads(val_set.ann_file.read_text())
+    data["annotations"] = []
+    with torch.inference_mode():
+        for image_id, image in zip(val_set.image_ids, images):
+            out = model([image])[0]
+            size = torch.tensor(image.shape[-1:-3:-1]).repeat(2)  # W, H, W, H
+            for k in range(3):
+                x0, y0, x1, y1 = (out["boxes"][k] + torch.tensor([0.7, -0.6, 1.3, 0.4]) * (k + 1)).clamp(min=0).minimum(size).tolist()
+                data["annotations"].append({"id": len(data["annotations"]) + 1, "image_id": image_id, "iscrowd": 0,
+                                            "category_id": val_set.label_to_category_id[int(out["labels"][k])],
+                                            "bbox": [x0, y0, x1 - x0, y1 - y0], "area": (x1 - x0) * (y1 - y0)})
+    annotations = tmp_path / "made_from_the_model.json"
+    annotations.write_text(json.dumps(data))
+    dataset = CocoDetection(annotations, val_set.image_dir)
+
+    recording = Recording(model)
+    metrics = evaluate_coco(recording, dataset, batch_size=4, progress=False)
     assert set(metrics) == {"ap", "ap50", "ap75", "aps", "apm", "apl", "per_class_ap"}
-    assert 0.0 <= metrics["ap"] <= 100.0
+    results = []
+    for image, out in recording.seen:
+        index = next(i for i, known in enumerate(images) if torch.equal(image, known))
+        xywh = box_convert(out["boxes"], "xyxy", "xywh")
+        for box, label, score in zip(xywh.tolist(), out["labels"].tolist(), out["scores"].tolist()):
+            # a thousandth of a pixel, as evaluate_coco writes boxes: an IoU at a threshold would otherwise tip
+            results.append({"image_id": dataset.image_ids[index], "category_id": dataset.label_to_category_id[label],
+                            "bbox": [round(v, 3) for v in box], "score": score})
+    assert len(recording.seen) == len(dataset) and len(results) > 10 * len(dataset)
+    expected = _pycocotools_stats(annotations, results)
+    got = [metrics[k] if not math.isnan(metrics[k]) else -100.0 for k in ("ap", "ap50", "ap75", "aps", "apm", "apl")]
+    assert got == pytest.approx(expected, abs=1e-9)
+    assert 5.0 < metrics["ap"] < 95.0 and metrics["ap50"] > metrics["ap"]

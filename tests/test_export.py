@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from detector.checkpoint import model_from_checkpoint
 from detector.export import (
     ExportError,
     compare_with_pytorch,
@@ -156,6 +157,11 @@ def test_export_cli_check(fmt: str, tmp_path: Path) -> None:
     assert f"exported {fmt} to {out}" in result.stdout
     assert "check passed on 2 images" in result.stdout and "max |Δbox|" in result.stdout
     assert "Traceback" not in result.stderr
+    # The file holds the checkpoint's model: checked here, not by trusting the CLI's own check line.
+    model, _ = model_from_checkpoint(ckpt)
+    image = torch.rand(3, 180, 260, generator=torch.Generator().manual_seed(11))  # not one of the CLI's check images
+    stats = compare_with_pytorch(model, load_exported(out, fmt), [image])  # raises ExportError when they differ
+    assert stats["detections"] > 10
 
 
 def test_export_cli_bad_checkpoint(tmp_path: Path) -> None:
@@ -166,6 +172,23 @@ def test_export_cli_bad_checkpoint(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "bad.pt" in lines[0]
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_cli_calibration_images_without_int8_is_one_error_line(tmp_path: Path, random_checkpoint: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    """Calibration images only matter to --int8: given without it they would be ignored silently, so it is refused
+    before any export, as one line. In process: the same `main` the CLI runs."""
+    from detector.export import main
+
+    (tmp_path / "calibration").mkdir()
+    out = tmp_path / "m.onnx"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--checkpoint", str(random_checkpoint), "--format", "onnx", "--output", str(out),
+              "--calibration-images", str(tmp_path / "calibration")])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --calibration-images is only used with --int8"), lines
+    assert not out.exists()
 
 
 def test_check_images_from_file_and_default(tmp_path: Path) -> None:
