@@ -23,11 +23,13 @@ def _close(got: torch.Tensor, expected: torch.Tensor) -> None:
 @pytest.fixture(scope="module", params=CASES, ids=[c[1] for c in CASES])
 def loaded(request, fixtures_dir):
     name, arch = request.param
-    torch.set_num_threads(1)
     config = {"model": {"arch": arch, "num_classes": 80, "weights": str(fixtures_dir / f"{name}_random_init.pth"), "freeze_at": 0}}
     model = build_detector(config).eval()
     expected = torch.load(fixtures_dir / f"{name}_expected.pt", weights_only=True)
-    return model, expected
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # for this module's tests only: the later ones get the session's threads back
+    yield model, expected
+    torch.set_num_threads(threads)
 
 
 def _rgb(expected: dict[str, torch.Tensor]) -> torch.Tensor:
