@@ -1,6 +1,6 @@
 """Detection search: NARS vs other searchers on one detection experiment, several seeds, the same trial budget.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/detection_search.py [--config experiments/raccoon_search.yaml]
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.detection_search [--config experiments/raccoon_search.yaml]
         [--trials 8] [--searchers nars random optuna-tpe] [--seeds 0 1 2] [--set search.initial_points=4]
         [--train-default experiments/raccoon_train.yaml --epochs 30 --train-seeds 0]
 
@@ -38,11 +38,11 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
+from benchmarks.common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
 from core.jsonl import read_jsonl
 from core.yaml_io import read_yaml
 from nars.analysis import Run, load_run, write_report
-from nars.pareto import pareto_mask
+from nars.searchers.pareto import pareto_mask
 
 SECTION = "Detection search"
 GIGA = 1e9

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from nars.trial_keys import point_of
+from nars.trial.keys import point_of
 from search_spaces.point import point_key
 from search_spaces.space import SearchSpace, plain_space
 

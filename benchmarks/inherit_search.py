@@ -1,10 +1,10 @@
 """Search from a checkpoint vs from scratch: the same NARS search twice, once inheriting weights, once not.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/inherit_search.py --checkpoint runs/raccoon_fp32/model_final.pt \\
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.inherit_search --checkpoint runs/raccoon_fp32/model_final.pt \\
         [--config experiments/inherit_search.yaml] [--trials 8]
 
 Runs `python -m nars.search` with `space.base.model.weights=<checkpoint>` (every trial's arch inherits what
-it can of the checkpoint, `detector.inherit`) and with `weights=null`: the same experiment, seed, trial
+it can of the checkpoint, `detector.weights.inherit`) and with `weights=null`: the same experiment, seed, trial
 count and proxy budget. Then, per run, each trial's AP and the best so far in the order trials finished
 (PNG), and a table: best and median AP, the first trial's AP, trials by `init`, the median share of
 parameters inherited. Finished searches in `--runs` are reused, so a rerun only redraws.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
+from benchmarks.common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, finish_figure, header, publish, run_search
 from nars.analysis import Run, load_run, write_report
 
 SECTION = "Search from a checkpoint"

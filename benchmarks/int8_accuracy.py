@@ -1,11 +1,11 @@
 """Int8 accuracy: COCO AP and latency of a trained checkpoint, its ONNX fp32 file and its int8 files, on the user's data.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/int8_accuracy.py --checkpoint runs/raccoon/model_final.pt \
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.int8_accuracy --checkpoint runs/raccoon/model_final.pt \
         --data ../shared/data/raccoon [--calibration-images DIR] [--counts 64 256] [--seeds 0 1 2]
 
 The checkpoint is evaluated as `detector.evaluate --checkpoint` runs it; the fp32 and int8 ONNX
 files as `detector.evaluate --model` runs them (one image at a time, as deployed). The int8 files
-are quantized exactly as `detector.export --int8` does (`detector.quantize`), on calibration
+are quantized exactly as `detector.export --int8` does (`detector.deploy.int8`), on calibration
 subsets of each size in `--counts`, drawn with each seed of `--seeds` (a folder smaller than the
 count gives all its images, once): how far int8 AP moves with the calibration images says how
 much of an int8-vs-fp32 gap is noise. Calibrate on training images, not on the evaluated split.
@@ -27,19 +27,20 @@ from typing import Any
 import torch
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
-from _common import BENCHMARKS_MD, SHARED_NOTE, header, interleaved, median, publish
-from detector.checkpoint import model_from_checkpoint
-from detector.data import CocoDetection
-from detector.evaluate import evaluate_coco
-from detector.export import export_metadata, export_model
-from detector.exported import ExportedDetector
-from detector.inference import optimize_for_inference
-from detector.predict import find_images
-from detector.quantize import calibration_paths, load_calibration_images, quantize_int8
-from profiling import onnx_call
+from benchmarks.common import BENCHMARKS_MD, SHARED_NOTE, header, interleaved, median, publish
+from benchmarks.profiling import onnx_call
+from detector.data.dataset import CocoDetection
+from detector.data.images import find_images
+from detector.deploy.export import export_metadata, export_model
+from detector.deploy.int8 import calibration_paths, load_calibration_images, quantize_int8
+from detector.deploy.runner import ExportedDetector
+from detector.evaluation.coco import evaluate_coco
+from detector.evaluation.metric_names import AP_KEYS
+from detector.modeling.inference import optimize_for_inference
+from detector.training.checkpoint import model_from_checkpoint
 
 SECTION = "Int8 accuracy"
-KEYS = ("ap", "ap50", "ap75")
+KEYS = AP_KEYS
 
 
 def evaluate(model: Any, dataset: CocoDetection, batch_size: int) -> dict[str, Any]:

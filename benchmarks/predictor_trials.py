@@ -1,6 +1,6 @@
 """Predictor quality on detection trials: how well each predictor ranks the trials not yet measured after N measured ones.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/predictor_trials.py --runs runs/detection_search/raccoon_search/*/seed* [--n 4 8 12 16 24]
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.predictor_trials --runs runs/detection_search/raccoon_search/*/seed* [--n 4 8 12 16 24]
         [--repeats 50]
 
 The tables of `predictor_quality.py` have thousands of configurations; a detection search has tens of trials, which
@@ -19,23 +19,26 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from _common import BENCHMARKS_MD, figure_link, figure_path, finish_figure, header, publish
-from nars import run_folder
-from nars.costs import Costs
-from nars.experiment import load_experiment
-from nars.metrics import ranking_metrics
+from benchmarks.common import BENCHMARKS_MD, figure_link, figure_path, finish_figure, header, publish
+from nars.config.experiment import load_experiment
 from nars.predictor import make_predictor
-from nars.pretraining import SAMPLE_SEED_OFFSET
-from nars.proxy import proxy_space_spec
-from nars.tables import LABELLED, points_of
+from nars.predictor.metrics import ranking_metrics
+from nars.predictor.pretraining import SAMPLE_SEED_OFFSET
+from nars.records import run_folder
+from nars.records.tables import LABELLED, points_of
+from nars.trial.costs import Costs
+from nars.trial.proxy import proxy_space_spec
 from search_spaces import load_space
 from search_spaces.point import point_key
+
+if TYPE_CHECKING:
+    from search_spaces.fbnetv3.space import FBNetV3Space
 
 SECTION = "Predictor quality on detection trials"
 PREDICTORS = ("mlp + pretraining", "mlp", "random_forest", "gp")
@@ -54,7 +57,7 @@ def pooled_trials(runs: list[Path]) -> tuple[Any, Costs, list[dict[str, Any]], n
             raise SystemExit(f"error: {run} searched another space than {runs[0]}; pool runs of one experiment")
     metric = experiments[0].search.metric
     space = load_space(specs[0])
-    costs = Costs(space, [], None, 1, "torch")  # FLOPs and params only: no latency, no cache file in the runs
+    costs = Costs(space)  # FLOPs and params only: no latency, no cache file in the runs
     points, values, seen = [], [], set()
     for run in runs:
         trials = pd.read_csv(run / run_folder.TRIALS_CSV)
@@ -75,7 +78,7 @@ def _tau(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 Scores = dict[str, dict[int, list[float]]]  # predictor -> N -> one value per random order
 
 
-def evaluate(space: Any, costs: Costs, points: list[dict[str, Any]], y: np.ndarray, ns: list[int], repeats: int,
+def evaluate(space: FBNetV3Space, costs: Costs, points: list[dict[str, Any]], y: np.ndarray, ns: list[int], repeats: int,
              pretrain_points: int) -> tuple[Scores, Scores]:
     """Kendall tau on the unmeasured rest, per predictor, N and repeat (nested: the first N of one random order); and
     the share of the rest within the predictor's mean +- 1 std, which says whether NARS's `mean + 2 std` explores."""

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from detector.export import export_model
-from detector.exported import onnx_session
-from detector.quantize import calibration_paths, load_calibration_images, quantize_int8
+from detector.deploy.export import export_model
+from detector.deploy.int8 import calibration_paths, load_calibration_images, quantize_int8
+from detector.deploy.runner import onnx_session
 
 # (module path inside a GeneralizedRCNN, label); a parent's own time excludes the listed children.
 PARTS = [
@@ -100,7 +100,7 @@ def onnx_files(model: nn.Module, image_size: tuple[int, int], input_size: tuple[
 
 def profile_onnx(path: Path, image: Tensor, threads: int, runs: int, top: int) -> list[tuple[str, float, float]]:
     """ONNX Runtime's own profile: top operator types by kernel time, (op, ms per inference, share)."""
-    from detector.exported import require_onnxruntime
+    from detector.deploy.runner import require_onnxruntime
 
     ort = require_onnxruntime()
 

@@ -1,15 +1,15 @@
 """Search machinery overhead: what the search costs besides training the trials.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/search_overhead.py [--trials 40] [--repeats 2] [--address ADDR]
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.search_overhead [--trials 40] [--repeats 2] [--address ADDR]
         [--fit-n 16 32 64 128 256 512] [--experiments experiments/quickstart_search.yaml experiments/raccoon_search.yaml]
 
 1. Ray Tune overhead per trial, with and without `reuse_actors`: a no-op trainable (one `tune.report`) run `--trials` times on a
-   local Ray and on a 2-node cluster (joined with `nars.tune_run.init_ray`, as `--address` does): a
+   local Ray and on a 2-node cluster (joined with `nars.tune.runner.init_ray`, as `--address` does): a
    local one started with `ray.cluster_utils.Cluster` (1 CPU per node), or `--address` of a running one.
    The two alternate for `--repeats` rounds; medians reported.
 2. Predictor fit time vs number of finished trials, per predictor kind, on encoded points of the
    default FBNetV3 space (kinds interleaved per repeat).
-3. Evolutionary search (`nars.evolution.evolve`, default settings) on each experiment's space
+3. Evolutionary search (`nars.stages.evolution.evolve`, default settings) on each experiment's space
    under its FLOPs constraint: candidates scored per CPU-minute (process time, all threads), and
    the cost of measuring one new architecture with `search_spaces.CostModel` in that space.
 
@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from _common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, publish
-from nars.costs import Costs
-from nars.evolution import evolve
+from benchmarks.common import BENCHMARKS_MD, REPO, SHARED_NOTE, figure_link, figure_path, header, interleaved, median, publish
+from nars.config.settings import EvolutionSettings, PredictorSettings
 from nars.predictor import make_predictor
-from nars.settings import EvolutionSettings, PredictorSettings
-from nars.tune_run import init_ray
+from nars.stages.evolution import evolve
+from nars.trial.costs import Costs, CostSettings
+from nars.tune.runner import init_ray
 from search_spaces import load_space
 
 SECTION = "Search overhead"
@@ -137,14 +137,14 @@ def evolution_speed(experiment: Path, settings: EvolutionSettings, cost_points: 
     spec = yaml.safe_load(experiment.read_text())
     space = load_space(spec["space"])
     constraints = spec.get("constraints", [])
-    costing = Costs(space, constraints, None, 1, "torch")
+    costing = Costs(space, CostSettings.of(constraints))
     points = space.sample(cost_points, seed=7, method="random")
     per_arch = []
     for point in points:
         start = time.perf_counter()
         costing.model.measure(point)
         per_arch.append(time.perf_counter() - start)
-    costs = Costs(space, constraints, None, 1, "torch")  # fresh caches: evolution pays for its own costing
+    costs = Costs(space, CostSettings.of(constraints))  # fresh caches: evolution pays for its own costing
     labelled = space.sample(32, seed=0, method="random")
     predictor = make_predictor("mlp").fit(space.encode(labelled), np.random.default_rng(0).random(len(labelled)))
     cpu = time.process_time()

@@ -1,6 +1,6 @@
 """Search space speed: sampling, encoding and decoding many points, and costing distinct architectures.
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/space_speed.py [--points 100000] [--archs 1000] [--threads 2]
+    OMP_WAIT_POLICY=PASSIVE python -m benchmarks.space_speed [--points 100000] [--archs 1000] [--threads 2]
 
 Writes (or replaces) the section "Search space speed" of BENCHMARKS.md. When costing all `--archs`
 would exceed `--cost-budget` seconds, it costs as many as fit and extrapolates, and says so.
@@ -18,7 +18,7 @@ import numpy as np
 import scipy
 import torch
 
-from _common import BENCHMARKS_MD, SHARED_NOTE, header, timed, write_section
+from benchmarks.common import BENCHMARKS_MD, SHARED_NOTE, header, timed, write_section
 from search_spaces import CostModel, load_space
 
 SECTION = "Search space speed"
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> str:
         "",
         f"FLOPs of the costed archs: median {np.median(flops) / 1e9:.2f} G, range {min(flops) / 1e9:.2f}-{max(flops) / 1e9:.2f} G "
         "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs and params are summed over the model's "
-        "parts, each counted once on the meta device (shapes only) and memoized (`search_spaces.part_costs`): a new arch "
+        "parts, each counted once on the meta device (shapes only) and memoized (`search_spaces.fbnetv3.flops`): a new arch "
         "pays only for the parts not seen before.",
         "",
     ]

@@ -11,8 +11,8 @@ from core.lazy import lazy_exports
 _EXPORTS = {
     "DetectorConfig": "detector.config",
     "load_config": "detector.config",
-    "FBNetV3OD": "detector.model",
-    "build_detector": "detector.model",
+    "FBNetV3OD": "detector.modeling.model",
+    "build_detector": "detector.modeling.model",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -21,7 +21,7 @@ from core.yaml_io import read_yaml
 DEFAULT_WEIGHTS = "FBNetV3a-DSMask-C4 COCO"
 COST = {"cost": True}
 """`json_schema_extra` of a field that changes the deployed model's FLOPs, params or latency: the fields
-`search_spaces.cost_spec.CostSpec` is made of (add it to a new knob that does)."""
+`search_spaces.fbnetv3.cost_spec.CostSpec` is made of (add it to a new knob that does)."""
 
 
 def _check_iou_pair(value: tuple[float, float]) -> tuple[float, float]:
@@ -97,7 +97,7 @@ class ModelConfig(Section):
         "fbnetv3_a_dsmask", json_schema_extra=COST,
         description=(
             "registered arch (`fbnetv3_a_dsmask`, `fbnetv3_a` ... `fbnetv3_h`, `fbnetv3_a_dsmask_tiny`, `*_c5`, ...; add your own "
-            "with `detector.backbones.registry.register_arch`) or an inline spec `{trunk: [[blocks]], rpn: [blocks], bbox: "
+            "with `detector.modeling.backbones.registry.register_arch`) or an inline spec `{trunk: [[blocks]], rpn: [blocks], bbox: "
             "[blocks]}`; a block is `[kind, channels, stride, repeats, {expansion}]` with kind like `ir_k5_se` / `ir_k3_sehsig_hs`, "
             "or a dict `{kind: ir, channels, kernel, expansion, se, ...}`"
         ),
@@ -112,7 +112,7 @@ class ModelConfig(Section):
         description=(
             "how `weights` load: `exact` refuses an arch whose tensors differ from the file's; `inherit` takes what fits by "
             "Once-for-All's rules (first blocks of each stage, leading channels, kernel centres) and initialises the rest "
-            "(`detector.inherit`; what a search over archs from a checkpoint trains)"
+            "(`detector.weights.inherit`; what a search over archs from a checkpoint trains)"
         ),
     )
     norm: Literal["BN", "GN", "SyncBN", "naiveSyncBN", "FrozenBN"] = Field(
@@ -145,7 +145,7 @@ class ModelConfig(Section):
     @field_validator("arch")
     @classmethod
     def _known_arch(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
-        from detector.backbones.fbnet import parse_detection_arch
+        from detector.modeling.backbones.fbnet import parse_detection_arch
 
         parse_detection_arch(value)  # raises ValueError naming the problem
         return value
@@ -159,7 +159,7 @@ class ModelConfig(Section):
 
     @model_validator(mode="after")
     def _freeze_within_trunk(self) -> ModelConfig:
-        from detector.backbones.fbnet import parse_detection_arch
+        from detector.modeling.backbones.fbnet import parse_detection_arch
 
         stages = len(parse_detection_arch(self.arch).trunk)
         if self.freeze_at > stages:

@@ -55,9 +55,9 @@ def build_parser() -> ArgumentParser:
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
-    from detector.data import resolve_data_paths
-    from detector.engine import train
-    from detector.run_folder import CONFIG, CURVES, FINAL, LAST, METRICS
+    from detector.data.paths import resolve_data_paths
+    from detector.training.engine import train
+    from detector.training.run_folder import CONFIG, CURVES, FINAL, LAST, METRICS
 
     args = build_parser().parse_args(argv)
     is_main = int(os.environ.get("RANK", "0")) == 0

@@ -8,12 +8,12 @@ from __future__ import annotations
 from core.lazy import lazy_exports
 
 _EXPORTS = {
-    "NARSSearcher": "nars.searcher",
-    "RoundSettings": "nars.settings",
+    "NARSSearcher": "nars.searchers.nars",
+    "RoundSettings": "nars.config.settings",
     "AccuracyPredictor": "nars.predictor",
     "make_predictor": "nars.predictor",
-    "evolve": "nars.evolution",
-    "load_experiment": "nars.experiment",
+    "evolve": "nars.stages.evolution",
+    "load_experiment": "nars.config.experiment",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -9,8 +9,8 @@ winning recipe. Outputs in the run folder: `trials.csv`/`trials.parquet` (one ro
 experiment state under `ray/` for `--resume`, and `report/` (`nars.analysis`: report.md and plots).
 
 This module is the command line and the order of the stages; each stage is its own module:
-`nars.tune_run` (Ray and the Tuner), `nars.calibrate`, `nars.tables` (collecting the trials),
-`nars.final_stage` (predictor, evolution, recipes), `nars.summary` and `nars.analysis` (the report).
+`nars.tune.runner` (Ray and the Tuner), `nars.stages.calibrate`, `nars.records.tables` (collecting the trials),
+`nars.stages.final` (predictor, evolution, recipes), `nars.stages.summary` and `nars.analysis` (the report).
 """
 
 from __future__ import annotations
@@ -26,18 +26,19 @@ import yaml
 from core.atomic import atomic_write_text, remove_stale_temporaries
 from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
-from nars import run_folder
-from nars.calibrate import calibrate
-from nars.costs import FEASIBLE_DRAWS, Costs
-from nars.experiment import load_experiment
-from nars.final_stage import final_stage
-from nars.pretrained import check_weights
-from nars.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
-from nars.searcher import NARSSearcher
-from nars.settings import SEARCHERS
-from nars.summary import print_summary
-from nars.tables import collect, points_of, write_tables
-from nars.tune_run import TrialFn, build_searcher, init_ray, run_tune
+from nars.config.experiment import load_experiment
+from nars.records import run_folder
+from nars.records.tables import collect, points_of, write_tables
+from nars.searchers.nars import NARSSearcher
+from nars.searchers.registry import SEARCHERS
+from nars.searchers.request import build_searcher, request_for
+from nars.stages.calibrate import calibrate
+from nars.stages.final import final_stage
+from nars.stages.summary import print_summary
+from nars.trial.costs import FEASIBLE_DRAWS, Costs, CostSettings
+from nars.trial.init import check_weights
+from nars.trial.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
+from nars.tune.runner import TrialFn, init_ray, run_tune
 
 
 def storage_location(storage: str | None, output: Path) -> str:
@@ -96,7 +97,7 @@ def _cli_overrides(args: argparse.Namespace) -> list[str]:
 
 @run_cli
 def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None:
-    """The CLI; `trial_fn` replaces the detector trial (library use and tests; see `nars.tune_run.run_tune`)."""
+    """The CLI; `trial_fn` replaces the detector trial (library use and tests; see `nars.tune.runner.run_tune`)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     experiment = load_experiment(args.config, _cli_overrides(args))
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     warn_saturated_values(space)
     check_weights(space)  # a checkpoint that does not fit fails here, once, not in every trial
     latency = experiment.search.latency
-    costs = Costs(space, experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend)
+    costs = Costs(space, CostSettings.of(experiment.constraints, output / run_folder.COSTS, latency.threads, latency.backend))
     if costs.constraints:  # fail fast, naming the constraint, before anything is written
         sample_feasible(space, 1, experiment.search.seed, experiment.constraints, cost_model=costs.model, max_tries=FEASIBLE_DRAWS)
     output.mkdir(parents=True, exist_ok=True)
@@ -128,11 +129,12 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     if args.calibrate:
         proxy_epochs, calibrated = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device, trial_fn)
     s = experiment.search
-    searcher = build_searcher(experiment, space, costs, s.num_samples)
+    searcher = build_searcher(request_for(s, space, costs, s.num_samples))
     if calibrated is not None and isinstance(searcher, NARSSearcher):  # trials of the chosen budget: labels like any other
-        searcher.add_labels(points_of(calibrated), calibrated[s.metric].tolist())
-    results = run_tune(experiment, space_spec, paths, output, storage, run_folder.RAY_NAME, searcher, s.num_samples, proxy_epochs,
-                       args.resume, device, asha=True, trial_fn=trial_fn)
+        for point, value in zip(points_of(calibrated), calibrated[s.metric], strict=True):
+            searcher.add_evaluated_point(point, float(value))
+    results = run_tune(experiment, space_spec, paths, costs.settings, output, storage, run_folder.RAY_NAME, searcher, s.num_samples,
+                       proxy_epochs, args.resume, device, asha=True, trial_fn=trial_fn)
     trials, curves = collect(results, proxy_epochs, s.metric)
     write_tables(trials, curves, output)
     labelled = trials if calibrated is None else pd.concat([trials, calibrated], ignore_index=True)

@@ -13,12 +13,12 @@ _EXPORTS = {
     "Choice": "search_spaces.params",
     "Int": "search_spaces.params",
     "Float": "search_spaces.params",
-    "FBNetV3Space": "search_spaces.fbnetv3",
-    "Cost": "search_spaces.cost",
-    "CostModel": "search_spaces.cost",
-    "Constraint": "search_spaces.cost",
-    "parse_constraints": "search_spaces.cost",
-    "sample_feasible": "search_spaces.cost",
+    "FBNetV3Space": "search_spaces.fbnetv3.space",
+    "Cost": "search_spaces.constraints",
+    "CostModel": "search_spaces.fbnetv3.cost",
+    "Constraint": "search_spaces.constraints",
+    "parse_constraints": "search_spaces.constraints",
+    "sample_feasible": "search_spaces.fbnetv3.cost",
 }
 __all__ = sorted(_EXPORTS)
 

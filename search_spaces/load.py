@@ -24,7 +24,7 @@ def load_space(source: str | os.PathLike[str] | Mapping[str, Any] | None = None)
     if section is not None and not isinstance(section, Mapping):
         raise ConfigError(f"space: must be a mapping, got {type(section).__name__}")
     if section is None or section.get("kind") == "fbnetv3":
-        from search_spaces.fbnetv3 import FBNetV3Space  # torch and the detector only when needed
+        from search_spaces.fbnetv3.space import FBNetV3Space  # torch and the detector only when needed
 
         return FBNetV3Space(section)
     if section.get("kind", "plain") != "plain":

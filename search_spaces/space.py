@@ -32,7 +32,8 @@ import numpy as np
 from scipy.stats import qmc
 
 from core.errors import ConfigError
-from search_spaces.params import MISSING, Condition, Param, param_from_spec
+from search_spaces.param_specs import param_from_spec
+from search_spaces.params import MISSING, Condition, Param
 from search_spaces.point import Point
 
 
@@ -256,7 +257,7 @@ class SearchSpace:
 
     # ------------------------------------------------------------------ variation (evolutionary search)
 
-    def _repair(self, values: Mapping[str, Any], rng: np.random.Generator) -> Point:
+    def repair(self, values: Mapping[str, Any], rng: np.random.Generator) -> Point:
         """Drop parameters whose condition no longer holds; draw those that became active."""
         out: Point = {}
         for param in self.params:
@@ -288,7 +289,7 @@ class SearchSpace:
             param = candidates[rng.integers(len(candidates))]
             child[param.name] = param.mutate(child[param.name], rng)
             changed.add(param.name)
-            child = self._repair(child, rng)
+            child = self.repair(child, rng)
         return child
 
     def crossover(self, a: Mapping[str, Any], b: Mapping[str, Any], rng: np.random.Generator | int | None = None,

@@ -53,8 +53,8 @@ def raccoon_dir() -> Path:
 
 def write_random_checkpoint(path: Path, model: dict | None = None, seed: int = 0) -> Path:
     """A checkpoint in our format with random weights (3 shape classes), without running the trainer."""
-    from detector.checkpoint import save_checkpoint
-    from detector.model import build_detector
+    from detector.modeling.model import build_detector
+    from detector.training.checkpoint import save_checkpoint
 
     torch.manual_seed(seed)
     detector = build_detector({"model": {"arch": "fbnetv3_a_dsmask", "weights": None, "freeze_at": 0, **(model or {})}}, num_classes=3)

@@ -11,7 +11,7 @@ import pytest
 from conftest import shared_required
 
 REPO = Path(__file__).resolve().parents[1]
-READS_SHARED = "tests/test_fbnet_archs.py::test_every_d2go_detection_arch_is_registered"  # reads ../shared/reference only
+READS_SHARED = "tests/detector/test_fbnet_archs.py::test_every_d2go_detection_arch_is_registered"  # reads ../shared/reference only
 
 
 def _pytest_without_shared(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

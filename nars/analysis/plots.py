@@ -23,7 +23,7 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter
 from core.atomic import atomic_open
 from nars.analysis.importance import is_numeric
 from nars.analysis.run import COST_AXES, Run
-from nars.tables import PARAM_PREFIX
+from nars.records.tables import PARAM_PREFIX
 
 MAX_LEGEND_ROUNDS = 8  # more rounds get a colour bar instead of legend entries
 LOG_RANGE = 50  # parameter values spanning more than this factor are shown on a log axis

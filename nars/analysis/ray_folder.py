@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.jsonl import read_jsonl
-from nars.tables import curve_part, curve_table, trial_row, trial_table
+from nars.records.tables import curve_part, curve_table, trial_row, trial_table
 
 LIVE = {"RUNNING", "PENDING", "PAUSED"}  # Ray trial states of a trial that may still report
 

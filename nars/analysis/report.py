@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 
 from core.atomic import atomic_write_text
-from nars import run_folder
 from nars.analysis import plots
 from nars.analysis.run import COST_AXES, MIN_QUALITY_TRIALS, Run, load_run
-from nars.tables import PARAM_PREFIX, STATUSES
+from nars.records import run_folder
+from nars.records.tables import PARAM_PREFIX, STATUSES
 
 TOP_PARAMETERS = 6  # parameters shown in the top-k values figure
 REPORT = "report.md"
@@ -128,7 +128,7 @@ def inheritance_section(run: Run, output: Path, prefix: str) -> list[str]:
     figure = plots.inheritance(run, output / f"{prefix}inheritance.png")
     return ["### Inherited weights", "",
             ("`init`: `inherited` = every tensor but the class-specific predictor came whole from the checkpoint, `partial` = "
-             "some were cut to the trial's arch or initialised (`detector.inherit`), `scratch` = nothing fitted."), "",
+             "some were cut to the trial's arch or initialised (`detector.weights.inherit`), `scratch` = nothing fitted."), "",
             markdown_table(table), "", f"![accuracy vs share inherited]({figure.name})", ""]
 
 

@@ -18,14 +18,14 @@ import pandas as pd
 
 from core.errors import DataError
 from core.yaml_io import read_yaml
-from nars import run_folder
 from nars.analysis.ray_folder import is_experiment, read_experiment
-from nars.recipe import Recipe
-from nars.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
+from nars.records import run_folder
+from nars.records.recipe import Recipe
+from nars.records.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
 
 MIN_QUALITY_TRIALS = 3  # fewer measured trials in a round give no rank correlation
 MIN_IMPORTANCE_TRIALS = 4
-QUALITY_SCORES = ("kendall_tau", "spearman", "rmse")  # the keys of `nars.metrics.ranking_metrics`
+QUALITY_SCORES = ("kendall_tau", "spearman", "rmse")  # the keys of `nars.predictor.metrics.ranking_metrics`
 
 
 COST_AXES: dict[str, tuple[float, str, str, str]] = {
@@ -105,7 +105,7 @@ class Run:
     def pareto(self, x: str = "flops", y: str | None = None) -> pd.DataFrame:
         """Measured trials no other one beats on both `x` (a cost, minimised) and `y` (accuracy,
         maximised; default the search metric), sorted by `x`."""
-        from nars.pareto import pareto_mask
+        from nars.searchers.pareto import pareto_mask
 
         y = y or self.metric
         for column in (x, y):
@@ -123,7 +123,7 @@ class Run:
         that round's predictor had not seen. Rounds with fewer than 3 measured trials give NaN.
         An empty table's `attrs["why"]` says why there is nothing to score.
         """
-        from nars.metrics import ranking_metrics
+        from nars.predictor.metrics import ranking_metrics
 
         data = self.measured()
         data = data[data["predicted"].notna()]
@@ -196,7 +196,7 @@ class Run:
 
 
 INHERITING = ("inherited", "partial")
-"""`init` values of trials that took weights from a checkpoint (`detector.inherit`)."""
+"""`init` values of trials that took weights from a checkpoint (`detector.weights.inherit`)."""
 
 
 def load_run(path: str | Path) -> Run:

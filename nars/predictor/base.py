@@ -12,7 +12,7 @@ import torch
 from sklearn.exceptions import NotFittedError
 
 from core.atomic import atomic_open
-from nars.metrics import ranking_metrics
+from nars.predictor.metrics import ranking_metrics
 
 FORMAT = "nars-predictor-v1"
 PREDICTORS: dict[str, type[Predictor]] = {}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from conftest import write_random_checkpoint
 
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config
+from helpers.tiny import CLI_ENV, REPO, make_synthetic, tiny_config
 
 TINY_ARCH = {"arch": "fbnetv3_a_dsmask_tiny", "norm": "BN"}
 MARKER = "PWNED"  # what the malicious pickle would create

@@ -1,4 +1,4 @@
-"""Bad input end to end (issue 9): every case runs a real CLI as a user would.
+"""Bad input end to end: every case runs a real CLI as a user would.
 
 Each row of `CASES` (here: data, config and search; `test_bad_input_models.py`: checkpoints,
 weights, int8 export and exported models; the machinery: `bad_input.py`) builds broken (or odd but
@@ -275,7 +275,7 @@ CASES = [
     pytest.param(Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, "--batch-size", "0"),
                       ("--batch-size must be >= 1, got 0",)), id="evaluate-batch-size-zero"),
     pytest.param(search_case("search.searcher=foo", expect=(
-        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe', 'optuna-qmc', 'optuna-gp', 'smac' or 'local'",),
+        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe', 'optuna-qmc', 'optuna-gp', 'smac', 'regularized-evolution' or 'local'",),
                              in_subprocess=True), id="search-unknown-searcher"),
     pytest.param(search_case("search.latency.backend=tflite", expect=(
         "search.yaml: search.latency.backend: got 'tflite'; input should be 'torch', 'onnxruntime' or 'onnxruntime-int8'",)),

@@ -1,5 +1,5 @@
 """A real `torchrun --nproc_per_node 2` training (gloo, CPU) against one process with the doubled batch
-(issue 9, reliability; issue 14: a check that holds on any CPU for the right reason).
+(a check that holds on any CPU for the right reason).
 
 What is compared is deterministic up to float32 rounding: the losses of the first step, computed before
 any update, and the update of that one optimizer step, i.e. the gradient. A curve over several steps is
@@ -35,8 +35,8 @@ from typing import Any
 import pytest
 import torch
 
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 from core.jsonl import read_jsonl
+from helpers.tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 
 TIMEOUT_S = 300
 # A large step: SGD's first update is exactly -lr * gradient, so (w0 - w1) / lr is the gradient, and with

@@ -1,4 +1,4 @@
-"""`kill -9` of a real training process, then `--resume` (issue 9, reliability).
+"""`kill -9` of a real training process, then `--resume`.
 
 * Killed mid-epoch: the engine writes `last.pt` at the end of every epoch, so the steps already taken in
   the interrupted epoch are lost and redone; the resumed run ends with as many optimizer steps as an
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import torch
 
-from _tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 from core.jsonl import read_jsonl
-from detector.checkpoint import load_checkpoint
-from detector.data import resolve_data_paths
-from detector.engine import train
+from detector.data.paths import resolve_data_paths
+from detector.training.checkpoint import load_checkpoint
+from detector.training.engine import train
+from helpers.tiny import CLI_ENV, REPO, make_synthetic, tiny_config, train_args
 
 EPOCHS = 3
 NUM_TRAIN = 48  # batch 2: 24 iterations per epoch, about a second and a half on one core
@@ -112,7 +112,7 @@ import sys, time
 from contextlib import contextmanager
 from pathlib import Path
 
-import detector.checkpoint as checkpoint
+import detector.training.checkpoint as checkpoint
 
 path, ready, limit = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 state = checkpoint.load_checkpoint(path)

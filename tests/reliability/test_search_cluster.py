@@ -1,4 +1,4 @@
-"""A search on a 2-node Ray cluster that loses its worker node (issue 9, reliability).
+"""A search on a 2-node Ray cluster that loses its worker node.
 
 `ray.cluster_utils.Cluster` starts a head node and a worker node on this machine (1 CPU each); the real
 `nars.search` CLI joins it with `--address` and runs 6 trials of `search_trials.paired_toy_trial` (3 one-second
@@ -22,8 +22,8 @@ import pytest
 from ray._common.utils import reset_ray_address
 from ray.cluster_utils import Cluster
 
-from _tiny import REPO
-from search_trials import ENV, read_events, search_command
+from helpers.search_trials import ENV, read_events, search_command
+from helpers.tiny import REPO
 
 EPOCHS = 3
 SETTINGS = ["search.max_concurrent=2", "search.max_failures=1", f"search.proxy_epochs={EPOCHS}",
@@ -48,13 +48,20 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
         cluster.shutdown()
 
 
+def _driver_env() -> dict[str, str]:
+    """The search's environment with this process's Ray settings: a local `ray.init` earlier in the test session turns
+    token authentication on for this process (Ray 2.60 sets RAY_AUTH_MODE=token), so the cluster started here asks for
+    the token, and the driver must know to send it."""
+    return {**ENV, **{k: v for k, v in os.environ.items() if k.startswith("RAY_AUTH")}}
+
+
 def test_search_runs_on_both_nodes_and_survives_losing_the_worker_node(cluster: Cluster, tmp_path: Path) -> None:
     started = time.perf_counter()
     head, worker = cluster.head_node.node_id, next(iter(cluster.worker_nodes))
     output = tmp_path / "search"
     log = tmp_path / "search.log"
     with open(log, "w") as handle:
-        proc = subprocess.Popen(search_command("paired_toy", output, SETTINGS, "--address", cluster.address), cwd=REPO, env=ENV,
+        proc = subprocess.Popen(search_command("paired_toy", output, SETTINGS, "--address", cluster.address), cwd=REPO, env=_driver_env(),
                                 stdout=handle, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + TIMEOUT_S
@@ -95,7 +102,7 @@ def test_search_runs_on_both_nodes_and_survives_losing_the_worker_node(cluster: 
 def test_a_search_without_address_starts_its_own_ray_even_beside_a_cluster() -> None:
     """Without `--address` the search starts a local Ray: it must not join a cluster that this machine advertises
     (RAY_ADDRESS, or the address file of `ray start`), which would also refuse its `num_cpus`."""
-    script = "import ray; from nars.tune_run import init_ray; init_ray(None); print(len(ray.nodes()), ray.cluster_resources()['CPU'])"
+    script = "import ray; from nars.tune.runner import init_ray; init_ray(None); print(len(ray.nodes()), ray.cluster_resources()['CPU'])"
     env = {**ENV, "RAY_ADDRESS": "127.0.0.1:1"}  # nothing listens there: joining it would fail
     proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""`kill -9` of a running `nars.search`, then `--resume` (issue 9, reliability).
+"""`kill -9` of a running `nars.search`, then `--resume`.
 
 The real CLI runs a 6-trial NARS search (round 0: 3 Sobol points, round 1: 3 predicted ones) one trial at a
 time, with the deterministic stand-in trial of `search_trials.toy_trial` (3 one-second epochs, a checkpoint
@@ -11,7 +11,7 @@ round-1 trial, then resumed with `--resume`:
   table of a search that was never killed, and so is the winning recipe.
 
 The same holds when the kill also cut Ray's experiment-state file short (as a kill during Ray's write of it
-does): `--resume` puts back the run folder's snapshot of that state (`nars.tune_state`); and after a Ctrl-C
+does): `--resume` puts back the run folder's snapshot of that state (`nars.tune.state`); and after a Ctrl-C
 (SIGINT), which Tune catches: the search then exits 130 and writes no trial table and no winner from part of
 its trials, so nothing mistakes it for a finished one.
 """
@@ -29,8 +29,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from _tiny import REPO
-from search_trials import ENV, TOY_EPOCH_S, read_events, search_command
+from helpers.search_trials import ENV, TOY_EPOCH_S, read_events, search_command, search_process
+from helpers.tiny import REPO
 
 EPOCHS = 3
 ROUND_ZERO = 3
@@ -54,27 +54,16 @@ def _trained(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def _kill_in_first_predicted_trial(output: Path, how: signal.Signals = signal.SIGKILL) -> int:
     """Start the search, send `how` halfway through epoch 2 of its 4th trial; returns the number of events before the kill."""
     log = output.parent / f"{output.name}.log"
-    with open(log, "w") as handle:
-        proc = subprocess.Popen(search_command("toy", output, SETTINGS), cwd=REPO, env=ENV, stdout=handle, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
+    with search_process(search_command("toy", output, SETTINGS), log) as proc:
         deadline = time.monotonic() + TIMEOUT_S
         while time.monotonic() < deadline and proc.poll() is None:
             keys = list(dict.fromkeys(key for key, _ in _trained(read_events(output))))
             if len(keys) > ROUND_ZERO:  # the 4th trial reported epoch 1 (and checkpointed it): it is now in epoch 2
-                time.sleep(TOY_EPOCH_S / 2)
+                time.sleep(TOY_EPOCH_S / 2)  # a kill -9 leaves Ray's state as last written: give the driver its write
                 os.kill(proc.pid, how)
                 break
             time.sleep(0.1)
         proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # Ray helper processes the driver leaves behind in its session
-        except ProcessLookupError:
-            pass
     expected = -signal.SIGKILL if how == signal.SIGKILL else 130  # a Ctrl-C ends like any interrupted CLI
     assert proc.returncode == expected, f"the search ended before the kill, or not as interrupted:\n{log.read_text()[-3000:]}"
     if how != signal.SIGKILL:

@@ -1,4 +1,4 @@
-"""Faulty trials in a real `nars.search` (issue 9, reliability).
+"""Faulty trials in a real `nars.search`.
 
 Six real detector trials (the quickstart space, a tiny synthetic data set, one proxy epoch) run through the
 CLI with `search.max_failures=1`; `search_trials.faulty_trial` wraps the real trial and injects, by the order
@@ -17,9 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from _tiny import REPO
 from detector.config import load_config
-from search_trials import ENV, FAULTS, START_ORDER, read_events, search_command
+from helpers.search_trials import ENV, FAULTS, START_ORDER, read_events, search_command
+from helpers.tiny import REPO
 
 SETTINGS = ["search.max_failures=1", "search.proxy_epochs=1", "data.synthetic={num_train: 8, num_val: 2, image_size: [96, 128]}"]
 TIMEOUT_S = 600
