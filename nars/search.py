@@ -19,8 +19,8 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
 
 from core.atomic import atomic_write_text, remove_stale_temporaries
@@ -28,17 +28,11 @@ from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
 from nars.config.experiment import load_experiment
 from nars.records import run_folder
-from nars.records.tables import collect, points_of, write_tables
-from nars.searchers.nars import NARSSearcher
 from nars.searchers.registry import SEARCHERS
-from nars.searchers.request import build_searcher, request_for
-from nars.stages.calibrate import calibrate
-from nars.stages.final import final_stage
-from nars.stages.summary import print_summary
-from nars.trial.costs import FEASIBLE_DRAWS, Costs, CostSettings
-from nars.trial.init import check_weights
-from nars.trial.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
-from nars.tune.runner import TrialFn, init_ray, run_tune
+
+if TYPE_CHECKING:
+    from nars.trial.spec import TrialFn
+
 
 
 def storage_location(storage: str | None, output: Path) -> str:
@@ -105,6 +99,19 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     if (output / run_folder.SEARCH_CONFIG).is_file() and not args.resume:
         raise ConfigError(f"{output} already holds a search; pass --resume to continue it or choose another --output")
 
+    # the search's machinery (torch, Ray, pandas) only now: `--help` and a config error answer at once
+    import pandas as pd
+
+    from nars.records.tables import collect, points_of, write_tables
+    from nars.searchers.nars import NARSSearcher
+    from nars.searchers.request import build_searcher, request_for
+    from nars.stages.calibrate import calibrate
+    from nars.stages.final import final_stage
+    from nars.stages.summary import print_summary
+    from nars.trial.costs import FEASIBLE_DRAWS, Costs, CostSettings
+    from nars.trial.init import check_weights
+    from nars.trial.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
+    from nars.tune.runner import init_ray, run_tune
     from search_spaces import load_space, sample_feasible
 
     start = time.perf_counter()

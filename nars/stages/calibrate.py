@@ -19,10 +19,11 @@ from nars.records.tables import LABELLED, collect, points_of
 from nars.searchers.random_search import RandomSearcher
 from nars.stages.budget import CONFIDENCE, agreement, choose_budget
 from nars.trial.costs import Costs
-from nars.tune.runner import TrialFn, run_tune
+from nars.tune.runner import run_tune
 from search_spaces.point import point_key
 
 if TYPE_CHECKING:
+    from nars.trial.spec import TrialFn
     from search_spaces.fbnetv3.space import FBNetV3Space
 
 MIN_CANDIDATES = 5  # candidates that must finish both a budget and the full one for a rank agreement

@@ -6,6 +6,7 @@ detector config and cost contract (`config`, `costs`) is the same code in the dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from detector.config import DetectorConfig
     from search_spaces.fbnetv3.space import FBNetV3Space
     from search_spaces.point import Point
+
+
+TrialFn = Callable[..., None]
+"""A Ray Tune function trainable taking a `TrialSpec` as `spec` (`nars.tune.trainable.run_trial`, or a stand-in)."""
 
 
 @dataclass(frozen=True)

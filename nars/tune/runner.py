@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +23,8 @@ from nars.records import run_folder
 
 if TYPE_CHECKING:
     from nars.trial.costs import CostSettings
+    from nars.trial.spec import TrialFn
 
-TrialFn = Callable[..., None]  # a Ray Tune function trainable taking `nars.tune.trainable.run_trial`'s `spec`
 
 
 def init_ray(address: str | None) -> None:
