@@ -58,6 +58,8 @@ from detector.modeling.model import build_detector
 
 SECTION = "Detector speed"
 OURS = {"FBNetV3OD a_dsmask": "fbnetv3_a_dsmask", "FBNetV3OD a": "fbnetv3_a"}
+
+
 @dataclass(frozen=True)
 class Setting:
     """One input size and proposal budget, applied to every model alike, and the torchvision model made for it."""
@@ -190,18 +192,6 @@ def measure_setting(key: str, args: argparse.Namespace, first: bool) -> dict[str
             runs = max(1, args.repeats // 4)
             out["profile"] = {n: profile_ops(models[n], image, runs, args.top_ops) for n in (GOAL_COPY, GOAL_MODEL, setting.baseline)}
     return out
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace, argv: list[str], figure: Path) -> str:

@@ -163,16 +163,6 @@ def run_all(args: argparse.Namespace) -> None:
 # ---------------------------------------------------------------------- report
 
 
-
-
-
-
-
-
-
-
-
-
 def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
     raw = pd.read_csv(args.raw)
     raw = raw[raw["table"].isin(args.tables) & raw["method"].isin(args.methods) & (raw["seed"] < args.seeds)]
@@ -226,8 +216,6 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-
-
 def pretraining_lines(path: Path, args: argparse.Namespace) -> list[str]:
     """How often `nars` pretrained on model size, per table (the test's outcome, not a setting)."""
     if not path.is_file():
@@ -244,14 +232,6 @@ def pretraining_lines(path: Path, args: argparse.Namespace) -> list[str]:
         taus = [median_tau_by(part, n) for n in (20, 50, 100)]
         lines.append(f"| {name} | {len(part)} | {part['pretrained'].mean():.0%} | " + " | ".join(taus) + " |")
     return lines + [""]
-
-
-
-
-
-
-
-
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:

@@ -14,11 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from core.cli import ArgumentParser
 from core.errors import DataError, run_cli
-from detector.evaluation.coco import evaluate_coco, format_metrics_table, json_safe
 
 
 def _dataset_for(args: argparse.Namespace) -> tuple[Path, Path]:
@@ -30,6 +27,8 @@ def _dataset_for(args: argparse.Namespace) -> tuple[Path, Path]:
     if not args.data.is_dir():
         raise DataError(f"data folder not found: {args.data} (expected DIR/images/ and DIR/{args.split}.json)")
     return args.data / f"{args.split}.json", args.data / "images"
+
+
 def _check_classes(checkpoint: dict[str, Any], dataset: Any, source: Path) -> None:
     """The data must use the classes (names and category ids) the checkpoint was trained on."""
     trained = {int(k): int(v) for k, v in checkpoint["label_to_category_id"].items()}
@@ -38,6 +37,8 @@ def _check_classes(checkpoint: dict[str, Any], dataset: Any, source: Path) -> No
             f"{dataset.ann_file} has classes {list(dataset.class_names)} but {source} was trained on "
             f"{list(checkpoint['class_names'])} (category ids must match too)"
         )
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m detector.evaluate", description="COCO box AP of a trained or exported FBNetV3OD.")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -54,28 +55,32 @@ def build_parser() -> ArgumentParser:
              "logged: torchvision pads a batch to its largest image, and the padding moves AP slightly)",
     )
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu or cuda (default: cuda when available; --model always runs on the CPU)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available; --model always runs on the CPU)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads for --model (default: ONNX Runtime's)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when the checkpoint has EMA weights")
     return parser
+
+
 @run_cli
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    # torch, pycocotools and the detector only now: `--help` and a bad flag answer at once
+    import torch
+
     from core.atomic import atomic_write_text
     from detector.data.dataset import CocoDetection
+    from detector.deploy.runner import open_for_inference
+    from detector.evaluation.coco import evaluate_coco, format_metrics_table, json_safe
+    from detector.training.distributed import default_device
 
-    args = build_parser().parse_args(argv)
     if args.batch_size is not None and args.batch_size < 1:
         raise DataError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads is not None and args.threads < 1:
         raise DataError(f"--threads must be >= 1, got {args.threads}")
-    if args.model is not None:
-        args.device = "cpu"
+    args.device = "cpu" if args.model is not None else args.device or default_device()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise DataError("--device cuda: no CUDA device is available; use --device cpu")
     ann_file, image_dir = _dataset_for(args)
-    from detector.deploy.runner import open_for_inference
-
     opened = open_for_inference(args.checkpoint, args.model, device=args.device, use_ema=not args.no_ema, threads=args.threads)
     batch_size = args.batch_size or opened.eval_batch_size
     classes = {"class_names": opened.class_names, "label_to_category_id": opened.label_to_category_id}
@@ -96,5 +101,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(format_metrics_table(metrics))
     print(f"wrote {output}")
     return report
+
+
 if __name__ == "__main__":
     main()

@@ -17,28 +17,17 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from core.cli import ArgumentParser
-from core.errors import run_cli
-from detector.deploy.export import (
-    DEFAULT_OPSET,
-    FORMATS,
-    ExportError,
-    check_images,
-    compare_with_pytorch,
-    export_metadata,
-    export_model,
-    load_exported,
-)
-from detector.deploy.runner import onnx_session
+from core.errors import ConfigError, run_cli
+from detector.deploy.formats import DEFAULT_CALIBRATION_COUNT, DEFAULT_OPSET, FORMATS
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    from detector.deploy.int8 import DEFAULT_CALIBRATION_COUNT
-
     parser = ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
     parser.add_argument("--format", required=True, choices=FORMATS)
@@ -57,12 +46,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.image_size and min(args.image_size) < 16:
         parser.error(f"--image-size must be at least 16 x 16, got {args.image_size}")
     if args.int8 and args.format != "onnx":
-        raise ExportError(f"--int8 needs --format onnx (the int8 model runs on ONNX Runtime), got --format {args.format}")
+        raise ConfigError(f"--int8 needs --format onnx (the int8 model runs on ONNX Runtime), got --format {args.format}")
     if args.int8 and not args.calibration_images:
-        raise ExportError("--int8 needs --calibration-images DIR: int8 ranges are calibrated on your own images")
+        raise ConfigError("--int8 needs --calibration-images DIR: int8 ranges are calibrated on your own images")
     if args.calibration_images and not args.int8:
-        raise ExportError("--calibration-images is only used with --int8")
+        raise ConfigError("--calibration-images is only used with --int8")
     return args
+
+
 def _print_check(stats: dict[str, float]) -> None:
     print(
         f"check passed on {stats['images']} images, {stats['detections']} detections: "
@@ -71,9 +62,13 @@ def _print_check(stats: dict[str, float]) -> None:
     )
     if stats["detections"] == 0:
         print("warning: no detections to compare; pass --check-image with objects in it for a meaningful check")
+
+
 def _export_int8(args: argparse.Namespace, detector: nn.Module, checkpoint: dict[str, Any], image_size: tuple[int, int]) -> Path:
     """Calibration images first (bad ones fail before any work), then fp32 export, quantization and the checks."""
+    from detector.deploy.export import compare_with_pytorch, export_metadata, export_model, load_exported
     from detector.deploy.int8 import calibration_paths, compare_int8, format_comparison, load_calibration_images, quantize_int8
+    from detector.deploy.runner import onnx_session
 
     paths = calibration_paths(args.calibration_images, args.calibration_count)
     images = load_calibration_images(paths, detector.config.input.min_size, detector.config.input.max_size)
@@ -91,11 +86,15 @@ def _export_int8(args: argparse.Namespace, detector: nn.Module, checkpoint: dict
             _print_check(compare_with_pytorch(detector, load_exported(fp32, "onnx"), check))
             print(format_comparison(compare_int8(onnx_session(fp32), onnx_session(path), check)))
     return path
+
+
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    # torch, ONNX and the detector only now: `--help` and a bad flag answer at once
+    from detector.deploy.export import check_images, compare_with_pytorch, export_metadata, export_model, load_exported
     from detector.training.checkpoint import model_from_checkpoint
 
-    args = parse_args(argv)
     detector, checkpoint = model_from_checkpoint(args.checkpoint, device="cpu", use_ema=not args.no_ema)
     image_size = tuple(args.image_size) if args.image_size else (detector.config.input.min_size, detector.config.input.max_size)
     if args.int8:
@@ -106,5 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"exported {args.format} to {path} ({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - start:.1f} s")
     if args.check:
         _print_check(compare_with_pytorch(detector, load_exported(path, args.format), check_images(image_size, args.check_image)))
+
+
 if __name__ == "__main__":
     main()

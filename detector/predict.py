@@ -12,24 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-from torchvision.io import write_png
-from tqdm import tqdm
-
 from core.atomic import atomic_write_text
 from core.cli import ArgumentParser
 from core.errors import DataError, UserError, run_cli
-from detector.data.images import IMAGE_EXTENSIONS, find_images
-from detector.deploy.predictions import iter_predictions, to_coco_results
-from detector.evaluation.drawing import draw_detections
 
-log = logging.getLogger(__name__)
+
 def _output_names(paths: Sequence[Path]) -> dict[Path, str]:
     """`<stem>.png` per image; a clash (a.jpg and a.png, or same name in two folders) gets a suffix."""
     names: dict[Path, str] = {}
@@ -41,6 +33,8 @@ def _output_names(paths: Sequence[Path]) -> dict[Path, str]:
         used.add(name)
         names[path] = name
     return names
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m detector.predict", description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -49,7 +43,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--images", required=True, nargs="+", help="image files and/or folders")
     parser.add_argument("--output", required=True, help="folder for <stem>.png and predictions.json")
     parser.add_argument("--score-thresh", type=float, default=0.5, help="keep detections scoring at least this")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when available; --model always runs on the CPU)")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights are saved")
     args = parser.parse_args(argv)
@@ -58,13 +52,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.batch_size < 1:
         parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     return args
+
+
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
-    from detector.deploy.runner import open_for_inference
-
     args = parse_args(argv)
-    if args.model:
-        args.device = "cpu"
+    # torch and the detector only now: `--help` and a bad flag answer at once
+    import torch
+    from torchvision.io import write_png
+    from tqdm import tqdm
+
+    from detector.data.images import IMAGE_EXTENSIONS, find_images
+    from detector.deploy.predictions import iter_predictions, to_coco_results
+    from detector.deploy.runner import open_for_inference
+    from detector.evaluation.drawing import draw_detections
+    from detector.training.distributed import default_device
+
+    args.device = "cpu" if args.model else args.device or default_device()
     paths = find_images(args.images)
     if not paths:
         raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {' '.join(args.images)}")
@@ -93,5 +97,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     atomic_write_text(output / "predictions.json", "[\n" + ",\n".join(json.dumps(r) for r in results) + "\n]\n")  # one per line
     note = f", skipped {skipped} unreadable" if skipped else ""
     print(f"{drawn} images, {len(results)} detections (score >= {args.score_thresh}){note}: PNGs and predictions.json in {output}")
+
+
 if __name__ == "__main__":
     main()

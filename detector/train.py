@@ -17,13 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
 from core.overrides import apply_overrides
 from core.yaml_io import read_yaml
-from detector.config import load_config
 
 
 def read_config_dict(path: Path) -> dict[str, Any]:
@@ -47,19 +44,21 @@ def build_parser() -> ArgumentParser:
                         help="config override, e.g. --set train.lr=0.01 model.norm=GN (values read as YAML)")
     parser.add_argument("--epochs", type=int, help="shortcut for --set train.epochs=N")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt (only train.epochs may grow)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars or per-epoch lines")
     return parser
 
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    # torch and the detector only now: `--help` and a bad flag answer at once
+    from detector.config import load_config
     from detector.data.paths import resolve_data_paths
+    from detector.training.distributed import default_device
     from detector.training.engine import train
     from detector.training.run_folder import CONFIG, CURVES, FINAL, LAST, METRICS
 
-    args = build_parser().parse_args(argv)
     is_main = int(os.environ.get("RANK", "0")) == 0
     logging.basicConfig(level=logging.INFO if is_main else logging.WARNING, format="%(message)s")
 
@@ -75,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         data_dir=args.data, train_json=args.train_json, train_images=args.train_images,
         val_json=args.val_json, val_images=args.val_images,
     )
-    result = train(config, paths, args.output, resume=args.resume, device=args.device, progress=not args.no_progress)
+    result = train(config, paths, args.output, resume=args.resume, device=args.device or default_device(), progress=not args.no_progress)
     if not is_main:
         return
     out = result.output_dir

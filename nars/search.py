@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from nars.trial.spec import TrialFn
 
 
-
 def storage_location(storage: str | None, output: Path) -> str:
     """Ray's `storage_path`: a URI as given (Ray's pyarrow filesystems resolve s3://, gs://, file://), a local
     path made absolute (relative to the working directory), by default the run folder's ray/."""

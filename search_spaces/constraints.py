@@ -22,7 +22,6 @@ _CONSTRAINT = re.compile(
 )
 
 
-
 @dataclass(frozen=True)
 class Cost:
     flops: int

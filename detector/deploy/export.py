@@ -24,10 +24,9 @@ from torch import Tensor, nn
 
 from core.atomic import atomic_open
 from core.errors import UserError
+from detector.deploy.formats import DEFAULT_OPSET, FORMATS
 from detector.deploy.runner import add_metadata, onnx_session, run_session
 
-FORMATS = ("onnx", "torchscript")
-DEFAULT_OPSET = 17
 OUTPUT_NAMES = ("boxes", "labels", "scores")
 
 

@@ -35,13 +35,11 @@ from torchvision.ops import box_iou
 
 from core.atomic import atomic_open
 from core.errors import DataError, UserError
+from detector.deploy.formats import DEFAULT_CALIBRATION_COUNT
 from detector.deploy.runner import add_metadata, require_onnxruntime, run_session
 
 QUANTIZED_SCOPES = ("/detector/backbone/", "/detector/rpn/head/", "/detector/roi_heads/box_head/", "/detector/roi_heads/box_predictor/")
 """Exporter scope prefixes of the modules whose nodes are quantized (see the module docstring)."""
-DEFAULT_CALIBRATION_COUNT = 256
-"""Calibration costs about 0.1 s per image and min/max ranges settle as more images are seen: smaller subsets move
-int8 AP between seeds (BENCHMARKS.md, "Int8 accuracy")."""
 MATCH_IOU = 0.5
 """An int8 detection matches an fp32 one of the same class at this IoU or more (COCO's AP50 rule)."""
 

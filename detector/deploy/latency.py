@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
-import numpy as np
-
 if TYPE_CHECKING:
     import torch
 
@@ -35,8 +33,6 @@ class Latency:
     median_ms: float
     spread_ms: float
     runs: int
-
-
 
 
 def deployed_runner(config: DetectorConfig, backend: str, threads: int, scratch: Path) -> Callable[[torch.Tensor], object]:
@@ -68,6 +64,7 @@ def deployed_runner(config: DetectorConfig, backend: str, threads: int, scratch:
 def time_latency(config: DetectorConfig, backend: str, threads: int, runs: int, warmup: int) -> Latency:
     """Median and interquartile range of `runs` timed runs (after `warmup`) on one seeded random image of the
     config's test size, with `threads` threads."""
+    import numpy as np
     import torch
 
     image = torch.rand(3, config.input.min_size, config.input.max_size, generator=torch.Generator().manual_seed(0))

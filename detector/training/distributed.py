@@ -82,6 +82,11 @@ def check_batch_split(batch_size: int, world_size: int) -> None:
         )
 
 
+def default_device() -> str:
+    """What the CLIs run on when `--device` is not given: the GPU when there is one."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def resolve_device(device: str | torch.device, info: DistInfo) -> torch.device:
     """`device` as torch's; under DDP on CUDA, this process's GPU."""
     device = torch.device(device)

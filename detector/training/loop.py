@@ -74,7 +74,6 @@ class TrainCallback:
         """Always last, also when training failed: release what the callback holds."""
 
 
-
 @dataclass
 class TrainResult:
     output_dir: Path

@@ -25,9 +25,9 @@ def build_parser() -> ArgumentParser:
 
 @run_cli
 def main(argv: Sequence[str] | None = None) -> Path:
-    from nars.analysis.report import write_report
-
     args = build_parser().parse_args(argv)
+    from nars.analysis.report import write_report  # pandas and matplotlib only now: `--help` answers at once
+
     if args.top_k < 1:
         raise UserError(f"--top-k must be >= 1, got {args.top_k}")
     path = write_report(args.runs, Path(args.output) if args.output else Path(args.runs[0]) / "report", top_k=args.top_k)

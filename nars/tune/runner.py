@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from nars.trial.spec import TrialFn
 
 
-
 def init_ray(address: str | None) -> None:
     """Join the cluster at `address`, or start a local Ray of our own (nothing when Ray already runs here)."""
     # Tune warns about frequent experiment snapshots whenever short trials checkpoint every epoch;

@@ -69,6 +69,8 @@ from search_spaces.space import SearchSpace, _did_you_mean, _holds
 DEFAULT_BASE: dict[str, Any] = {"model": {"weights": None, "freeze_at": 0}}
 GROUPS = ("arch", "input", "recipe", "detector")
 SETTINGS = ("kind", "template", "base", "max_size_ratio", "parameters", "fixed", "exclude")
+
+
 def _all_values(param: Param) -> list[Any]:
     """Every value of a parameter on a finite grid (an int range or a choice)."""
     if param.size is None:

@@ -402,7 +402,6 @@ def test_resolve_data_paths_errors(tmp_path: Path, setup: Callable, kwargs: dict
         resolve_data_paths(**resolved)
 
 
-
 def test_data_paths_are_absolute_for_workers_in_other_folders(tmp_path, monkeypatch):
     """Ray trials and torchrun workers run elsewhere: a relative --data must still find the files."""
     from helpers.tiny import make_synthetic

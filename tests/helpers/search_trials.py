@@ -160,6 +160,7 @@ def drive(kind: str, argv: list[str]) -> None:
 
 # ---------------------------------------------------------------------- running the driver from a test
 
+
 ENV = {**CLI_ENV, "PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'tests'}"}  # workers import this module by name
 # a small search: 6 trials in 2 rounds (the second one predicted), `--set` overrides of the quickstart experiment
 SMALL_SEARCH = [

@@ -80,7 +80,6 @@ def search_argv(tmp: Path, assets: Assets, *overrides: str) -> list[str]:
     return ["--config", str(assets.experiment), "--output", str(tmp / "search"), "--set", *overrides]
 
 
-
 def run(case: Case, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of the CLI run as `case` asks."""
     if case.in_subprocess:
@@ -95,7 +94,6 @@ def run(case: Case, argv: list[str], capsys: pytest.CaptureFixture[str]) -> tupl
         status = exc.code if isinstance(exc.code, int) else 1
     captured = capsys.readouterr()
     return status, captured.out, captured.err
-
 
 
 def check_case(case: Case, assets: Assets, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

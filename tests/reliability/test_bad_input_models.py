@@ -126,7 +126,6 @@ def other_arch_weights(tmp: Path, assets: Assets) -> Path:
 # ------------------------------------------------------------------------------- the table
 
 
-
 MODEL_CASES = [
     # checkpoints
     pytest.param(eval_checkpoint_case(lambda tmp, assets: tmp / "missing.pt", "checkpoint not found:", "missing.pt"),

@@ -54,6 +54,7 @@ TENSOR_GRADIENT_TOLERANCE = 1e-2
 # Plain BN's per-process statistics change the function itself: differences of order 1e-2 and more.
 BN_DIFFERENCE = 1e-3
 
+
 def _config(norm: str, lr: float = LR) -> dict[str, Any]:
     config = tiny_config(epochs=1, batch_size=4, lr=lr, warmup_iters=0, weight_decay=0.0, augment={"hflip_prob": 0.0})
     config["model"]["norm"] = norm
