@@ -18,7 +18,6 @@ onnx = pytest.importorskip("onnx")
 from detector.deploy.export import export_metadata, export_model
 from detector.deploy.int8 import QUANTIZED_SCOPES, calibration_paths, compare_int8, quantize_int8
 from detector.deploy.runner import ExportedDetector, onnx_session
-from detector.evaluation.drawing import class_colors
 from detector.modeling.model import build_detector
 from helpers.drawing import assert_detections_drawn
 from helpers.tiny import CLI_ENV, REPO, make_synthetic, tiny_config
@@ -89,6 +88,48 @@ def test_int8_detections_match_fp32_and_the_comparison_measures_what_it_says(exp
     assert 0.0 < close["mean_box_px"] < 8.0, close  # boxes move a little (128 px image), not nowhere and not far
 
 
+def _backbone_input(int8: onnx.ModelProto) -> str:
+    """The float tensor the first convolution reads through its QuantizeLinear/DequantizeLinear pair: the
+    normalised image, whose range the calibration images set."""
+    producer = _producers(int8)
+    first_conv = next(n for n in int8.graph.node if n.op_type == "Conv")  # ONNX nodes are in topological order
+    dequantize = producer[first_conv.input[0]]
+    quantize = producer[dequantize.input[0]]
+    assert (dequantize.op_type, quantize.op_type) == ("DequantizeLinear", "QuantizeLinear")
+    return quantize.input[0]
+
+
+def test_calibration_sets_the_input_range_the_model_then_sees(exported: tuple[Path, Path], tmp_path: Path) -> None:
+    """Quantization noise of the image the backbone reads, on images the calibration did not see, with ONNX Runtime's
+    QDQ debugging tools (each quantized tensor before and after its QuantizeLinear/DequantizeLinear pair).
+
+    Measured: 46 dB signal-to-quantization-noise (8 bits over the calibrated range allow about 50); calibrated on
+    black images 1.8 dB, on 0-255 pixels 0.1 dB. The 20 dB floor sits between, far from both: rounding differences
+    between CPUs move a float32 range by ulps, not by a factor of ten."""
+    from onnxruntime.quantization import CalibrationDataReader
+    from onnxruntime.quantization.qdq_loss_debug import (
+        collect_activations,
+        compute_signal_to_quantization_noice_ratio,
+        create_activation_matching,
+        modify_model_output_intermediate_tensors,
+    )
+
+    class Images(CalibrationDataReader):
+        def __init__(self, images: list[torch.Tensor]) -> None:
+            self.images = iter(images)
+
+        def get_next(self) -> dict | None:
+            image = next(self.images, None)
+            return None if image is None else {"image": image.numpy()}
+
+    _, int8 = exported
+    with_activations = tmp_path / "int8_activations.onnx"
+    modify_model_output_intermediate_tensors(int8, with_activations)
+    pairs = create_activation_matching(collect_activations(str(with_activations), Images(_random_images(2, seed=7))))
+    image = pairs[_backbone_input(onnx.load(str(int8)))]
+    assert compute_signal_to_quantization_noice_ratio(image["pre_qdq"], image["post_qdq"]) > 20.0
+
+
 def test_calibration_subset_is_seeded_and_bounded(tmp_path: Path) -> None:
     for i in range(10):
         (tmp_path / f"{i}.png").write_bytes(b"")
@@ -155,11 +196,10 @@ def test_export_int8_check_then_evaluate_and_predict_the_files(trained: tuple[Pa
     assert done.returncode == 0, done.stderr
     assert len(list(drawn.glob("*.png"))) == 18 and (drawn / "predictions.json").is_file()
     predictions = json.loads((drawn / "predictions.json").read_text())
-    colors = dict(enumerate(class_colors(len(CLASSES["class_names"])), start=1))  # the synthetic set's category ids are its labels
     boxed = 0
     for image in sorted((data / "images").glob("*.png")):
         listed = [p for p in predictions if p["file_name"] == image.name]
-        assert_detections_drawn(drawn / image.name, image, listed, colors)
+        assert_detections_drawn(drawn / image.name, image, listed, CLASSES["class_names"])  # category ids are labels
         boxed += bool(listed)
     assert boxed > 0, "the int8 model draws boxes on some image"
 
