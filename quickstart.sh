@@ -20,16 +20,22 @@ start=$(date +%s)
 $PY -m nars.search --config experiments/quickstart_search.yaml --output "$OUT/search"
 $PY -m detector.train --config "$OUT/search/best_recipe.yaml" --data "$OUT/search/data" --output "$OUT/train"
 $PY -m detector.evaluate --checkpoint "$OUT/train/model_final.pt" --data "$OUT/search/data" --output "$OUT/eval_val.json"
-$PY -m detector.predict --checkpoint "$OUT/train/model_final.pt" --images "$OUT/search/data/images" \
+$PY -m detector.predict --checkpoint "$OUT/train/model_final.pt" --data "$OUT/search/data" --split val \
     --output "$OUT/predictions" --score-thresh 0.5
+# the search's report again, now with the winner's trained AP beside the best trial's; it prints that comparison
+how_good=$($PY -m nars.analysis "$OUT/search" --trained "$OUT/eval_val.json" | tail -n +2 | sed 's/^/  /')
 end=$(date +%s)
 
 cat <<MSG
 
 Quickstart finished in $((end - start)) s.
-  search:       $OUT/search (trials.csv, curves.csv, best_recipe.yaml, predictor.pt)
+How good is the winner (COCO AP in %; more in $OUT/search/report/report.md):
+$how_good
+Where everything is:
+  search:       $OUT/search (trials.csv, curves.csv, best_recipe.yaml, predictor.pt, report/)
   data:         $OUT/search/data (images/, train.json, val.json)
   winner run:   $OUT/train (config.yaml, metrics.jsonl, curves.png, model_final.pt)
   evaluation:   $OUT/eval_val.json
   detections:   $OUT/predictions/*.png
+  TensorBoard:  tensorboard --logdir $OUT (the winner run's train/tb/ and every trial's search/trials/*/tb/)
 MSG

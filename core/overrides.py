@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -33,3 +34,23 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         except TypeError as exc:
             raise ConfigError(f"--set {text}: {exc}") from None
     return result
+
+
+def origin_of(key: str, overrides: Sequence[str], source: str, spelled: Mapping[str, str] | None = None) -> str:
+    """Where the value at dotted `key` came from, to start an error about it: the last `--set` that wrote it or a
+    section above it, else `source` (the file); when `--set`s wrote inside the section `key` (whose own check
+    failed), the file and those `--set`s. `spelled` maps an override to how the user gave it (`--num-samples 1`)."""
+    parts = key.split(".") if key else []
+    here, below = None, []
+    for text in overrides:
+        keys, _ = parse_override(text)
+        if keys == parts[: len(keys)]:
+            here = text
+        elif keys[: len(parts)] == parts:
+            below.append(text)
+    named = (spelled or {}).get
+    if here is not None:
+        return named(here, f"--set {here}")
+    if below:
+        return f"{source} with " + ", ".join(named(text, f"--set {text}") for text in below)
+    return source

@@ -9,7 +9,7 @@ the dotted key and echoing the wrong value.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -36,8 +36,9 @@ def _field_names(model_cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
-def format_validation_error(exc: ValidationError, model_cls: type[BaseModel]) -> str:
-    """Turn pydantic's multi-line report on `model_cls` into one line per problem naming the dotted key."""
+def format_validation_error(exc: ValidationError, model_cls: type[BaseModel], origin: Callable[[str], str] | None = None) -> str:
+    """Turn pydantic's multi-line report on `model_cls` into one line per problem naming the dotted key; `origin(key)`,
+    when given, starts each problem with where its value came from (`core.overrides.origin_of`: a `--set` or the file)."""
     messages = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not isinstance(p, int) or err["type"] != "extra_forbidden")
@@ -46,7 +47,7 @@ def format_validation_error(exc: ValidationError, model_cls: type[BaseModel]) ->
             known = _field_names(model_cls, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(known)}"
-            messages.append(f"unknown key '{key}'{hint}")
+            messages.append(_from(origin, key, f"unknown key '{key}'{hint}"))
             continue
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
@@ -55,5 +56,9 @@ def format_validation_error(exc: ValidationError, model_cls: type[BaseModel]) ->
         named = "got " in msg or (isinstance(value, str) and shown in msg)
         if err["type"] != "missing" and not isinstance(value, Mapping) and not named:
             msg = f"got {shown if len(shown) <= 60 else shown[:57] + '...'}; {msg[0].lower()}{msg[1:]}"
-        messages.append(f"{key}: {msg}" if key else msg)
+        messages.append(_from(origin, key, f"{key}: {msg}" if key else msg))
     return "; ".join(messages)
+
+
+def _from(origin: Callable[[str], str] | None, key: str, message: str) -> str:
+    return f"{origin(key)}: {message}" if origin else message

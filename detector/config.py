@@ -124,7 +124,10 @@ class ModelConfig(Section):
     )
     freeze_at: int = Field(
         2, ge=0,
-        description="number of trunk stages frozen (weights and BN statistics), at most the trunk's stages; 0 = train all",
+        description=(
+            "number of trunk stages frozen (weights and BN statistics), at most the trunk's stages; 0 = train all; "
+            "defaults to 0 when `weights` is null (training from scratch)"
+        ),
     )
     pooler_resolution: int = Field(6, ge=1, le=64, json_schema_extra=COST, description="RoIAlign output size for the box head")
     pooler_sampling_ratio: int = Field(0, ge=0, json_schema_extra=COST, description="RoIAlign sampling points per bin (0 = adaptive)")
@@ -141,6 +144,15 @@ class ModelConfig(Section):
     )
     rpn: RPNConfig = Field(default_factory=RPNConfig, description="region proposal network")
     roi_heads: RoIHeadsConfig = Field(default_factory=RoIHeadsConfig, description="box head sampling and test-time post-processing")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scratch_trains_all(cls, data: Any) -> Any:
+        """`weights: null` is training from scratch: with nothing pretrained to keep, `freeze_at` defaults to 0
+        (freezing random stages only costs accuracy); a `freeze_at` the user set is kept (and warned about in training)."""
+        if isinstance(data, dict) and "weights" in data and data["weights"] is None and "freeze_at" not in data:
+            return {**data, "freeze_at": 0}
+        return data
 
     @field_validator("arch")
     @classmethod
@@ -213,7 +225,10 @@ class TrainConfig(Section):
     lr: float = Field(0.02, gt=0.0, description="base learning rate")
     weight_decay: float = Field(1e-4, ge=0.0, description="weight decay (not on norm and bias parameters)")
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum")
-    warmup_iters: int = Field(100, ge=0, description="linear warmup steps")
+    warmup_iters: int = Field(
+        100, ge=0,
+        description="linear warmup steps; fewer than the run's steps (`detector.train` refuses a warmup that never reaches `lr`)",
+    )
     warmup_factor: float = Field(0.001, gt=0.0, le=1.0, description="learning-rate factor at the first warmup step")
     lr_schedule: Literal["cosine", "step"] = Field("cosine", description="after warmup: cosine to 0 or step decay")
     lr_steps: list[float] = Field(

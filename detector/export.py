@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = ArgumentParser(prog="python -m detector.export", description=__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True, help="checkpoint written by detector.train")
-    parser.add_argument("--format", required=True, choices=FORMATS)
+    parser.add_argument("--format", required=True, choices=FORMATS,
+                        help="onnx (runs on ONNX Runtime; needed for --int8, evaluate/predict --model) or torchscript (torch.jit)")
     parser.add_argument("--output", required=True, help="file to write (.onnx / .pt)")
     parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), help="example/check size (default: config input size)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help=f"ONNX opset (>= 16 with aligned RoIAlign; default {DEFAULT_OPSET})")

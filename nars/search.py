@@ -78,14 +78,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+FLAG_SETTINGS = {"num_samples": "search.num_samples", "searcher": "search.searcher", "cpus_per_trial": "search.cpus_per_trial",
+                 "gpus_per_trial": "search.gpus_per_trial"}
+"""Flags that are shortcuts for a setting: argparse dest -> the dotted key they set."""
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The override each shortcut flag given stands for -> the flag as the user wrote it (errors name the flag)."""
+    return {f"{key}={getattr(args, flag)}": f"--{flag.replace('_', '-')} {getattr(args, flag)}"
+            for flag, key in FLAG_SETTINGS.items() if getattr(args, flag) is not None}
+
+
 def _cli_overrides(args: argparse.Namespace) -> list[str]:
-    overrides = list(args.set)
-    for flag, key in (("num_samples", "search.num_samples"), ("searcher", "search.searcher"),
-                      ("cpus_per_trial", "search.cpus_per_trial"), ("gpus_per_trial", "search.gpus_per_trial")):
-        value = getattr(args, flag)
-        if value is not None:
-            overrides.append(f"{key}={value}")
-    return overrides
+    return list(args.set) + list(_flag_overrides(args))
 
 
 @run_cli
@@ -93,7 +98,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     """The CLI; `trial_fn` replaces the detector trial (library use and tests; see `nars.tune.runner.run_tune`)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    experiment = load_experiment(args.config, _cli_overrides(args))
+    experiment = load_experiment(args.config, _cli_overrides(args), _flag_overrides(args))
     output = Path(args.output or experiment.output or Path("runs") / Path(args.config).stem).resolve()
     if (output / run_folder.SEARCH_CONFIG).is_file() and not args.resume:
         raise ConfigError(f"{output} already holds a search; pass --resume to continue it or choose another --output")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     write_tables(trials, curves, output)
     labelled = trials if calibrated is None else pd.concat([trials, calibrated], ignore_index=True)
     winner = final_stage(experiment, space, labelled, costs, output, proxy_epochs)
-    print_summary(trials, winner, s.metric, output, time.perf_counter() - start)
+    print_summary(trials, winner, s.metric, output, time.perf_counter() - start, experiment.data.train_flags(output))
     from nars.analysis.report import write_report
 
     report = write_report([output], output / run_folder.REPORT)

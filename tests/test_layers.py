@@ -25,7 +25,7 @@ ROLES = {  # within a layer, lowest first; a module belongs to the longest prefi
     "nars": ["nars.searchers.registry", "nars.config", "nars.predictor", "nars.trial", "nars.records", "nars.searchers", "nars.tune",
              "nars.stages", "nars.analysis", "nars.search", "nars"],
 }
-CLIS = {"detector.train", "detector.evaluate", "detector.predict", "detector.export", "detector.synthetic", "nars.search",
+CLIS = {"detector.train", "detector.evaluate", "detector.predict", "detector.export", "detector.synthetic", "detector.archs", "nars.search",
         "nars.analysis.__main__", "core.docs"}
 """`python -m` entry points: argparse and `main`, over library modules."""
 ARCH_TABLES = {"detector.modeling.backbones.fbnet_archs"}

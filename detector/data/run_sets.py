@@ -1,6 +1,6 @@
 """The data sets of a training run: train and val from `DataPaths` (the whole splits, or the seeded
-class-stratified slices that `DataPaths.max_*_images` ask for), checked to share one category list, and
-the config's class count taken from them."""
+class-stratified slices that `DataPaths.max_*_images` ask for) and the held-out test split, checked to share
+one category list, and the config's class count taken from them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from core.errors import ConfigError, DataError
 from detector.config import DetectorConfig
 from detector.data.dataset import CocoDetection
 from detector.data.loader import build_transforms
-from detector.data.paths import DataPaths
+from detector.data.paths import DataPaths, SplitFiles
 from detector.data.subset import subset_of_file
 
 
@@ -20,13 +20,26 @@ def load_datasets(config: DetectorConfig, paths: DataPaths) -> tuple[CocoDetecti
     if paths.val_json is not None:
         val_set = CocoDetection(paths.val_json, paths.val_images or paths.train_images, transforms=None,
                                 image_ids=subset_of_file(paths.val_json, paths.max_val_images, paths.subset_seed))
-        if val_set.label_to_category_id != train_set.label_to_category_id or val_set.class_names != train_set.class_names:
-            raise DataError(
-                f"{paths.val_json} has categories {val_set.class_names} (ids {sorted(val_set.category_id_to_label)}) "
-                f"but {paths.train_json} has {train_set.class_names} (ids {sorted(train_set.category_id_to_label)}); "
-                "train and val must share one category list"
-            )
+        _check_categories(val_set, train_set, "val")
     return train_set, val_set
+
+
+def load_test_set(test: SplitFiles, train_set: CocoDetection) -> CocoDetection:
+    """The held-out test split (whole, no augmentation), checked against the training set's categories; reading it
+    decodes no image, so a bad file stops the run before training rather than after."""
+    test_set = CocoDetection(test.ann_file, test.image_dir, transforms=None)
+    _check_categories(test_set, train_set, "test")
+    return test_set
+
+
+def _check_categories(other: CocoDetection, train_set: CocoDetection, split: str) -> None:
+    """`other` must have the training set's category list (names and ids): labels mean the same class in both."""
+    if other.label_to_category_id != train_set.label_to_category_id or other.class_names != train_set.class_names:
+        raise DataError(
+            f"{other.ann_file} has categories {other.class_names} (ids {sorted(other.category_id_to_label)}) "
+            f"but {train_set.ann_file} has {train_set.class_names} (ids {sorted(train_set.category_id_to_label)}); "
+            f"train and {split} must share one category list"
+        )
 
 
 def config_for_data(config: DetectorConfig, train_set: CocoDetection) -> DetectorConfig:

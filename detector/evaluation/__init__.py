@@ -1,1 +1,2 @@
-"""Measuring a detector: COCO box AP (pycocotools), the metric names, and drawing detections on images."""
+"""Measuring a detector: COCO box AP (pycocotools), per-class table, confusion matrix, the report's figures, the metric
+names, and drawing detections on images."""

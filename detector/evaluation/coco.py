@@ -8,16 +8,18 @@ import contextlib
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from torch import nn
+from torchvision.ops import box_convert
 from tqdm import tqdm
 
 from detector.evaluation.metric_names import METRIC_KEYS
+from detector.evaluation.per_class import format_per_class_table, format_value, per_class_rows
 
 
 def _plain(tensor: torch.Tensor) -> torch.Tensor:
@@ -73,29 +75,54 @@ def _percent(value: float) -> float:
     return float(value) * 100.0 if value >= 0 else math.nan
 
 
-def coco_metrics(
-    coco_gt: COCO, results: list[dict[str, Any]], image_ids: Sequence[int], class_names: Sequence[str],
-    label_to_category_id: dict[int, int],
-) -> dict[str, Any]:
-    """COCOeval (bbox) restricted to `image_ids`; overall AP numbers and per-class AP in percent."""
-    coco_dt = _results_coco(coco_gt, results)
-    evaluator = COCOeval(coco_gt, coco_dt, "bbox")
+def run_cocoeval(coco_gt: COCO, results: list[dict[str, Any]], image_ids: Sequence[int]) -> COCOeval:
+    """COCOeval (bbox) of `results` restricted to `image_ids`, evaluated, accumulated and summarised, quietly."""
+    evaluator = COCOeval(coco_gt, _results_coco(coco_gt, results), "bbox")
     evaluator.params.imgIds = list(image_ids)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress and the summary
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
+    return evaluator
+
+
+@dataclass(frozen=True)
+class CocoEvaluation:
+    """One evaluation, kept whole so that the report's tables and figures need no second pass over the images.
+
+    `metrics`: `evaluate_coco`'s dict; `per_class`: rows of `per_class_rows` (counts, AP, AP50, then "all");
+    `results`: the COCO detection records; `evaluator`: the accumulated COCOeval (its precision array)."""
+
+    metrics: dict[str, Any]
+    per_class: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    evaluator: COCOeval
+
+
+def evaluate_results(
+    coco_gt: COCO, results: list[dict[str, Any]], image_ids: Sequence[int], class_names: Sequence[str],
+    label_to_category_id: dict[int, int],
+) -> CocoEvaluation:
+    """COCO AP of detection records on `image_ids`: overall numbers, per-class AP, and the per-class table."""
+    evaluator = run_cocoeval(coco_gt, results, image_ids)
     metrics: dict[str, Any] = {key: _percent(evaluator.stats[i]) for i, key in enumerate(METRIC_KEYS)}
-    # precision: [IoU thresholds, recall points, categories, area ranges, max dets]; area "all", 100 dets.
-    precision = evaluator.eval["precision"]
-    cat_index = {cid: i for i, cid in enumerate(evaluator.params.catIds)}
-    per_class: dict[str, float] = {}
-    for label, name in enumerate(class_names, start=1):
-        values = precision[:, :, cat_index[label_to_category_id[label]], 0, -1]
-        values = values[values > -1]
-        per_class[name] = float(np.mean(values)) * 100.0 if values.size else math.nan
-    metrics["per_class_ap"] = per_class
-    return metrics
+    rows = per_class_rows(evaluator, class_names, label_to_category_id)
+    metrics["per_class_ap"] = {row["class"]: row["ap"] for row in rows[:-1]}  # the last row is "all"
+    return CocoEvaluation(metrics, rows, results, evaluator)
+
+
+def coco_evaluation(
+    model: nn.Module, dataset: Any, *, batch_size: int = 4, device: str | torch.device = "cpu", num_workers: int = 0,
+    progress: bool = True,
+) -> CocoEvaluation:
+    """`model`'s detections on `dataset` (one pass) and their COCO evaluation; see `evaluate_coco`."""
+    results = predict_coco_results(
+        model, dataset, batch_size=batch_size, device=device, num_workers=num_workers, progress=progress
+    )
+    return evaluate_results(
+        dataset.coco, results, dataset.image_ids, dataset.class_names,
+        {int(k): int(v) for k, v in dataset.label_to_category_id.items()},
+    )
 
 
 def evaluate_coco(
@@ -108,28 +135,38 @@ def evaluate_coco(
     (class name -> AP). No detections at all gives AP 0 (not an error). The model's train/eval
     mode is restored afterwards.
     """
-    results = predict_coco_results(
+    return coco_evaluation(
         model, dataset, batch_size=batch_size, device=device, num_workers=num_workers, progress=progress
-    )
-    return coco_metrics(
-        dataset.coco, results, dataset.image_ids, dataset.class_names,
-        {int(k): int(v) for k, v in dataset.label_to_category_id.items()},
-    )
+    ).metrics
 
 
-def format_metrics_table(metrics: dict[str, Any]) -> str:
-    """Overall metrics, then per-class AP, as an aligned text table."""
+def detections_per_image(results: list[dict[str, Any]], dataset: Any) -> list[dict[str, torch.Tensor]]:
+    """COCO detection records back to torchvision's per-image `{"boxes" (XYXY), "labels", "scores"}`, in data-set order."""
+    index = {image_id: i for i, image_id in enumerate(dataset.image_ids)}
+    grouped: list[list[dict[str, Any]]] = [[] for _ in dataset.image_ids]
+    for record in results:
+        grouped[index[record["image_id"]]].append(record)
+    out = []
+    for records in grouped:
+        xywh = torch.tensor([r["bbox"] for r in records], dtype=torch.float32).reshape(-1, 4)
+        out.append({"boxes": box_convert(xywh, "xywh", "xyxy"),
+                    "labels": torch.tensor([dataset.category_id_to_label[r["category_id"]] for r in records], dtype=torch.int64),
+                    "scores": torch.tensor([r["score"] for r in records], dtype=torch.float32)})
+    return out
 
-    def fmt(value: Any) -> str:
-        return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.2f}"
 
-    rows = [(key.upper(), fmt(metrics.get(key))) for key in METRIC_KEYS]
-    per_class = metrics.get("per_class_ap") or {}
-    width = max([len(name) for name in per_class] + [6])
+def format_metrics_table(metrics: dict[str, Any], per_class: Sequence[dict[str, Any]] | None = None) -> str:
+    """Overall metrics, then per-class AP, as an aligned text table; with `per_class` rows (`per_class_rows`), the
+    per-class part also has AP50 and the image and instance counts."""
+    rows = [(key.upper(), format_value(metrics.get(key))) for key in METRIC_KEYS]
+    per_class_ap = metrics.get("per_class_ap") or {}
+    width = max([len(name) for name in per_class_ap] + [6])
     lines = [f"{'metric':<{width}}  {'value':>7}"] + [f"{name:<{width}}  {value:>7}" for name, value in rows]
     if per_class:
+        lines += ["", format_per_class_table(per_class)]
+    elif per_class_ap:
         lines += ["", f"{'class':<{width}}  {'AP':>7}"]
-        lines += [f"{name:<{width}}  {fmt(ap):>7}" for name, ap in per_class.items()]
+        lines += [f"{name:<{width}}  {format_value(ap):>7}" for name, ap in per_class_ap.items()]
     return "\n".join(lines)
 
 

@@ -14,7 +14,6 @@ fixtures in `../shared/reference/fixtures`):
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -30,8 +29,6 @@ from core.errors import ConfigError
 from detector.config import DetectorConfig, load_config
 from detector.modeling.backbones.fbnet import FBNetTrunk, build_tower, parse_detection_arch
 from detector.modeling.norms import convert_sync_batchnorm, get_norm_layer
-
-log = logging.getLogger(__name__)
 
 
 class FBNetC4Backbone(nn.Module):
@@ -252,9 +249,6 @@ def build_detector(config: Any = None, *, num_classes: int | None = None, load_w
     classes = config.model.num_classes
     if classes is None:
         raise ConfigError("model.num_classes: not set and no data set given to take it from")
-    if config.model.freeze_at and not config.model.weights:
-        log.warning("model.freeze_at=%d with model.weights=null freezes randomly initialised stages; "
-                    "set model.freeze_at=0 to train from scratch", config.model.freeze_at)
     model = FBNetV3OD(config, classes)
     if load_weights and config.model.weights and config.model.weights_fit == "inherit":
         inherit_from(model, config.model.arch, config.model.weights)

@@ -11,7 +11,8 @@
   computed on the EMA weights when `train.ema_decay > 0`, with `ap_raw` for the raw weights;
 * `last.pt`       everything for exact resume, rewritten atomically after every epoch;
 * `model_final.pt` weights (+ EMA weights), config, class names, label map and final metrics;
-* `curves.png`    loss and AP per epoch; `tb/` TensorBoard events when TensorBoard is installed.
+* `curves.png`    loss and AP per epoch; `tb/` TensorBoard events when TensorBoard is installed;
+* `eval_test.json` with a held-out `test` split: the final weights' AP on it, as `detector.evaluate` writes it.
 
 Exact resume: every epoch starts by re-seeding all RNGs and the data order from `seed + epoch`,
 so an interrupted run resumed from `last.pt` takes the same optimizer steps as one that was never
@@ -34,7 +35,10 @@ import torch
 
 from core.errors import ConfigError
 from detector.config import DetectorConfig, load_config
-from detector.data.paths import DataPaths
+from detector.data.dataset import CocoDetection
+from detector.data.paths import DataPaths, SplitFiles
+from detector.data.run_sets import load_test_set
+from detector.evaluation.split_report import report_name, split_report, write_report
 from detector.training.callbacks import (
     Checkpointer,
     ConsoleProgress,
@@ -50,6 +54,7 @@ from detector.training.distributed import (
 )
 from detector.training.loop import TrainCallback, Trainer, TrainResult
 from detector.training.run_folder import FINAL
+from detector.training.solver import warmup_problem
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +70,21 @@ def train(
     device: str | torch.device = "cpu",
     callbacks: Iterable[TrainCallback] = (),
     progress: bool = True,
+    test: SplitFiles | None = None,
+    strict_schedule: bool = False,
 ) -> TrainResult:
     """Train FBNetV3OD on `paths` into `output_dir` (see the module docstring for what is written).
 
     `callbacks` run after the built-in ones; `progress` adds the console output (and evaluation progress
     bars). `resume=True` continues from `output_dir/last.pt` (a finished run just reports that it is
     complete). Raises `TrainingError` when the loss becomes non-finite (last.pt of the previous epoch stays
-    intact), `ConfigError`/`DataError`/`CheckpointError` for bad inputs.
+    intact), `ConfigError`/`DataError`/`CheckpointError` for bad inputs. A warmup that does not end before the
+    run does is a `ConfigError` with `strict_schedule` (`detector.train`), else a warning: a search trial runs a
+    proxy schedule shorter than the one its config was written for.
+
+    `test` is a held-out split that training and early stopping never read (its file and categories are checked
+    first): the final weights are evaluated on it once at the end, also for a run that was complete already (without
+    retraining), into `eval_test.json` and `TrainResult.test_metrics`.
     """
     config = load_config(config)
     device_type = torch.device(device).type
@@ -85,13 +98,35 @@ def train(
     info = setup_distributed(device_type)
     try:
         trainer = Trainer(config, paths, Path(output_dir), resume, resolve_device(device, info), progress, info)
+        if trainer.checkpoint is None:
+            _check_fresh_start(trainer, strict_schedule)
+        test_set = load_test_set(test, trainer.train_set) if test is not None and trainer.main else None
         if trainer.complete:
-            return _already_complete(trainer)
-        built_in = [MetricsLog(trainer.output_dir), Checkpointer(trainer.output_dir), CurvesPlot(trainer.output_dir),
-                    TensorBoardLog(trainer.output_dir), *([ConsoleProgress()] if trainer.progress else [])]
-        return trainer.run([*built_in, *callbacks] if trainer.main else [])
+            result = _already_complete(trainer)
+        else:
+            built_in = [MetricsLog(trainer.output_dir), Checkpointer(trainer.output_dir), CurvesPlot(trainer.output_dir),
+                        TensorBoardLog(trainer.output_dir), *([ConsoleProgress()] if trainer.progress else [])]
+            result = trainer.run([*built_in, *callbacks] if trainer.main else [])
+        if test is not None and test_set is not None:
+            result.test_metrics = _evaluate_test(trainer, test_set, test)
+        return result
     finally:
         cleanup_distributed(info)
+
+
+def _check_fresh_start(trainer: Trainer, strict_schedule: bool) -> None:
+    """What is said once, when a training starts afresh: not on --resume, nor when its checkpoint is loaded to evaluate,
+    predict or export (the config is the same, and the user heard it when it mattered)."""
+    problem = warmup_problem(trainer.tc, trainer.iters_per_epoch)
+    if problem and strict_schedule:
+        raise ConfigError(problem)
+    if not trainer.main:
+        return
+    if problem:
+        log.warning(problem)
+    if trainer.config.model.freeze_at and not trainer.config.model.weights:
+        log.warning("model.freeze_at=%d with model.weights=null freezes randomly initialised stages; set model.freeze_at=0 "
+                    "(the default from scratch) to train every stage", trainer.config.model.freeze_at)
 
 
 def _already_complete(trainer: Trainer) -> TrainResult:
@@ -104,3 +139,12 @@ def _already_complete(trainer: Trainer) -> TrainResult:
     result.already_complete = True
     result.metrics = trainer.checkpoint.get("metrics") or result.metrics
     return result
+
+
+def _evaluate_test(trainer: Trainer, test_set: CocoDetection, test: SplitFiles) -> dict[str, Any]:
+    """The final weights' AP on the held-out split, written in `detector.evaluate`'s format (`eval_test.json`)."""
+    evaluation = trainer.evaluate_deployed(test_set)
+    report = split_report(evaluation, source=trainer.output_dir / FINAL, exported=False, ann_file=test.ann_file, split=test.name,
+                          num_images=len(test_set), weights="model" if trainer.ema is None else "ema", batch_size=trainer.tc.batch_size)
+    write_report(report, trainer.output_dir / report_name(test.name))
+    return evaluation.metrics

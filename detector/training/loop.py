@@ -27,7 +27,7 @@ from detector.config import DetectorConfig, config_to_dict
 from detector.data.loader import build_dataloader
 from detector.data.paths import DataPaths
 from detector.data.run_sets import config_for_data, load_datasets
-from detector.evaluation.coco import evaluate_coco, json_safe
+from detector.evaluation.coco import CocoEvaluation, coco_evaluation, evaluate_coco, json_safe
 from detector.modeling.model import build_detector
 from detector.training.distributed import (
     DistInfo,
@@ -86,6 +86,7 @@ class TrainResult:
     class_names: list[str] = field(default_factory=list)
     stopped_early: bool = False
     already_complete: bool = False
+    test_metrics: dict[str, Any] = field(default_factory=dict)  # the held-out test split's AP of the final weights, if given
 
 
 def _to_device(images: Sequence[torch.Tensor], targets: Sequence[dict[str, Any]], device: torch.device):
@@ -220,16 +221,14 @@ class Trainer:
 
     # ---------------------------------------------------------------- evaluation
 
-    def _evaluate(self) -> dict[str, Any]:
-        """Val AP of the weights that get deployed (EMA when on), plus the raw weights' AP."""
-        if self.val_set is None:
-            return {}
+    def evaluate_deployed(self, dataset: Any, *, with_raw: bool = False) -> CocoEvaluation:
+        """COCO evaluation on `dataset` of the weights that get deployed (EMA when on), in the training's batches;
+        `with_raw` adds the raw weights' AP (`ap_raw`) to its metrics when the deployed ones are the EMA weights."""
         kwargs = dict(batch_size=self.tc.batch_size, device=self.device, progress=self.progress)
-        if self.ema is None:
-            return evaluate_coco(self.model, self.val_set, **kwargs)
-        metrics = evaluate_coco(self.ema.module, self.val_set, **kwargs)
-        metrics["ap_raw"] = evaluate_coco(self.model, self.val_set, **kwargs)["ap"]
-        return metrics
+        evaluation = coco_evaluation(self.model if self.ema is None else self.ema.module, dataset, **kwargs)
+        if with_raw and self.ema is not None:
+            evaluation.metrics["ap_raw"] = evaluate_coco(self.model, dataset, **kwargs)["ap"]
+        return evaluation
 
     # ---------------------------------------------------------------- one epoch
 
@@ -323,8 +322,8 @@ class Trainer:
                 record = self._train_epoch(epoch, callbacks)
                 done = epoch + 1
                 evaluate = done == self.tc.epochs or (self.tc.eval_every > 0 and done % self.tc.eval_every == 0)
-                if evaluate and self.main:
-                    record.update(self._evaluate())
+                if evaluate and self.main and self.val_set is not None:
+                    record.update(self.evaluate_deployed(self.val_set, with_raw=True).metrics)
                 release_free_heap()
                 record = json_safe(record)
                 stop = False

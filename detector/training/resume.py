@@ -59,7 +59,7 @@ def checkpoint_to_resume(output_dir: Path, config: DetectorConfig, resume: bool,
         existing = [name for name in (LAST, FINAL) if (output_dir / name).exists()]
         if existing:
             raise CheckpointError(
-                f"{output_dir} already holds a training run ({', '.join(existing)}); pass --resume (resume=True) "
+                f"{output_dir} already holds a training run ({', '.join(existing)}); pass --resume "
                 "to continue it, or choose another output folder"
             )
         return None

@@ -9,6 +9,9 @@
   - cosine: ``main(it) = 0.5 * (1 + cos(pi * it / total_iters))`` (reaches 0 at the end, d2go's
     WarmupCosineLR with BASE_LR_END 0);
   - step: ``main(it) = lr_gamma ** (number of s in lr_steps with it >= s * total_iters)``.
+
+The schedule is checked against the run's length (`warmup_problem`): a warmup that does not end before the
+run does never reaches the configured lr. Step points and `warmup_fraction` are shares of the run, so they always fit.
 """
 
 from __future__ import annotations
@@ -82,9 +85,9 @@ def build_lr_lambda(
     return multiplier
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig, total_iters: int) -> torch.optim.lr_scheduler.LambdaLR:
-    """Per-iteration `LambdaLR`; call `.step()` after every optimizer step."""
-    fn = build_lr_lambda(
+def lr_lambda_of(train: TrainConfig, total_iters: int) -> Callable[[int], float]:
+    """`build_lr_lambda` with the schedule of `train` (resolved for the run)."""
+    return build_lr_lambda(
         total_iters,
         schedule=train.lr_schedule,
         warmup_iters=train.warmup_iters,
@@ -92,4 +95,28 @@ def build_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig, total_
         steps=train.lr_steps,
         gamma=train.lr_gamma,
     )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, fn)
+
+
+def warmup_problem(train: TrainConfig, iters_per_epoch: int) -> str | None:
+    """One line naming both numbers when the warmup does not end before the run does, else None.
+
+    Such a warmup never reaches `train.lr` (100 warmup steps in a 52-step cosine run peak at 0.13 x lr),
+    which trains a much weaker model without any error. `train` is resolved for the run (`TrainConfig.resolved`).
+    """
+    total = train.epochs * iters_per_epoch
+    if train.warmup_iters < total:
+        return None
+    fn = lr_lambda_of(train, total)
+    peak = train.lr * max(fn(it) for it in range(total))
+    relation = "longer than" if train.warmup_iters > total else "as long as"
+    epochs = f"{train.epochs} epoch{'s' if train.epochs != 1 else ''}"
+    return (
+        f"train.warmup_iters ({train.warmup_iters}) is {relation} this run ({total} iterations = {epochs} x {iters_per_epoch}): "
+        f"the learning rate would peak at {peak:.2g} instead of train.lr {train.lr:g}; set train.warmup_iters below {total} "
+        f"(e.g. --set train.warmup_iters={min(total - 1, max(1, total // 10))}) or train longer"
+    )
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, train: TrainConfig, total_iters: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-iteration `LambdaLR`; call `.step()` after every optimizer step."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda_of(train, total_iters))

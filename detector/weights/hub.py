@@ -64,6 +64,12 @@ def _cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / "fbnetv3od"
 
 
+def cache_path(url: str) -> Path:
+    """Where `download` keeps the file of `url` (present once downloaded: then no network is needed)."""
+    parts = url.rstrip("/").split("/")
+    return _cache_dir() / parts[-2] / parts[-1]
+
+
 def download(url: str, sha256: str | None = None, timeout: float = 30.0) -> Path:
     """Fetch `url` into the torch hub cache, atomically (`core.atomic`: an interrupted download leaves no
     file at the target), verifying SHA-256 when one is known.
@@ -71,7 +77,7 @@ def download(url: str, sha256: str | None = None, timeout: float = 30.0) -> Path
     Hand-written instead of `torch.hub.download_url_to_file` because that one has no timeout
     (offline machines would hang) and checks only a hash prefix.
     """
-    target = _cache_dir() / url.rstrip("/").split("/")[-2] / url.rstrip("/").split("/")[-1]
+    target = cache_path(url)
     if target.is_file():
         return target
     digest = hashlib.sha256()

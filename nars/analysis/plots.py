@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from core.atomic import atomic_open
 from nars.analysis.importance import is_numeric
 from nars.analysis.run import COST_AXES, Run
 from nars.records.tables import PARAM_PREFIX
+from nars.records.verdict import no_signal
 
 MAX_LEGEND_ROUNDS = 8  # more rounds get a colour bar instead of legend entries
 LOG_RANGE = 50  # parameter values spanning more than this factor are shown on a log axis
@@ -87,21 +89,36 @@ def pareto(run: Run, path: Path) -> Path:
                    label=f"best trial {top['trial_id']} ({top[metric]:.2f})")
     winner = run.winner()
     if winner is not None:
-        shown = winner["measured"] if winner["measured"] is not None else winner["predicted"]
-        kind = "measured" if winner["measured"] is not None else "predicted"
-        if winner[x] is not None:
-            ax.scatter([winner[x] / unit], [shown], marker="*", s=260, color="gold", edgecolors="black", zorder=5,
-                       label=f"winner best_recipe.yaml ({kind} {shown:.2f})")
-        else:
-            ax.axhline(shown, color="goldenrod", ls="--", lw=1.2, label=f"winner best_recipe.yaml: {kind} {shown:.2f} ({x} not recorded)")
+        winner_marks(ax, winner, x, unit, run)
     skipped = len(run.trials) - len(data)
     ax.set_xlabel(axis_label)
     ax.set_ylabel(accuracy_label(metric))
     ax.set_title(f"{run.label}: {metric.upper()} vs {name}, {len(data)} measured trials"
-                 + (f" ({skipped} not measured)" if skipped else ""))
+                 + (f" ({skipped} not measured)" if skipped else "")
+                 + (f"\nno signal: every trial measured the same {metric.upper()}" if no_signal(run.trials, metric) else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return save(fig, path)
+
+
+def winner_marks(ax: Axes, winner: dict[str, Any], x: str, unit: float, run: Run) -> None:
+    """The winner where it was measured (a filled star) or only predicted (a hollow one, said so), and its accuracy
+    after the final training (a diamond: a longer budget than the trials'); a line where its cost is unknown."""
+    measured = winner["measured"] is not None
+    value = winner["measured"] if measured else winner["predicted"]
+    marks = [(value, f"winner best_recipe.yaml: measured {value:.2f} (proxy budget)" if measured
+              else f"winner best_recipe.yaml: predicted {value:.2f}, not measured",
+              {"marker": "*", "s": 260, "facecolors": "gold" if measured else "none", "edgecolors": "black" if measured else "goldenrod",
+               "linestyle": "-" if measured else "--"})]
+    if (trained := run.trained) is not None:
+        budget = f", {trained.epochs} epochs" if trained.epochs else ""
+        marks.append((trained.value, f"winner after its final training: {trained.value:.2f} ({trained.split} split{budget})",
+                      {"marker": "D", "s": 90, "facecolors": "black", "edgecolors": "black", "linestyle": "-"}))
+    for value, label, style in marks:
+        if winner[x] is not None:
+            ax.scatter([winner[x] / unit], [value], zorder=5, lw=1.5, label=label, **style)
+        else:
+            ax.axhline(value, color=style["edgecolors"], ls="--", lw=1.2, label=f"{label} ({x} not recorded)")
 
 
 def inheritance(run: Run, path: Path) -> Path:

@@ -14,10 +14,12 @@ from typing import Any
 import pandas as pd
 
 from core.atomic import atomic_write_text
-from nars.analysis import plots
+from nars.analysis import how_good, plots
 from nars.analysis.run import COST_AXES, MIN_QUALITY_TRIALS, Run, load_run
 from nars.records import run_folder
+from nars.records.tables import METRICS as AP_COLUMNS
 from nars.records.tables import PARAM_PREFIX, STATUSES
+from nars.records.verdict import no_signal, round_lines
 
 TOP_PARAMETERS = 6  # parameters shown in the top-k values figure
 REPORT = "report.md"
@@ -80,6 +82,9 @@ def run_section(run: Run, output: Path, prefix: str, top_k: int) -> list[str]:
     if measured.empty:
         return lines + [f"No trial has a measured {run.metric} yet: nothing more to show.", ""]
 
+    if (warning := no_signal(run.trials, run.metric)) is not None:
+        lines += [f"**Warning: {warning}.** `best_recipe.yaml` names no winner: no trial measured better than another.", ""]
+    lines += ["### How good is the winner", "", markdown_table(how_good.comparison(run)), "", *(f"{note}\n" for note in how_good.notes(run))]
     importance = run.importance()
     lines += top_trials(run, top_k)
     lines += pareto_section(run, output, prefix)
@@ -98,7 +103,7 @@ def run_section(run: Run, output: Path, prefix: str, top_k: int) -> list[str]:
         lines += ["No per-epoch results were recorded.", ""]
     else:
         figure = plots.curves(run, output / f"{prefix}curves.png", highlight=top_k)
-        lines += [f"![learning curves]({figure.name})", ""]
+        lines += [f"![learning curves]({figure.name})", "", *zero_epochs(run)]
     parameters = list(importance["parameter"].head(TOP_PARAMETERS)) if len(importance) else varying_parameters(measured)[:TOP_PARAMETERS]
     if parameters:
         figure = plots.top_k_values(run, parameters, output / f"{prefix}top_k_values.png", k=top_k)
@@ -170,14 +175,31 @@ def predictor_section(run: Run, output: Path, prefix: str) -> list[str]:
         return lines + [f"Nothing to score: {quality.attrs['why']}.", ""]
     pooled = run.predictor_quality(by_round=False).iloc[0]
     figure = plots.predicted_vs_measured(run, quality, output / f"{prefix}predicted_vs_measured.png")
-    lines += [("Each round's predictor scored the trials it chose before they trained (none of them in its training data). "
-              "Rank correlations are what matter: the search only orders candidates by them. "
-               f"Rounds with fewer than {MIN_QUALITY_TRIALS} measured trials have none."), "",
+    lines += ["What each round's predictor promised for the trials it chose, before they trained, and what they measured:", "",
+              *(f"- {line}" for line in round_lines(run.trials, run.metric)), "",
+              ("None of a round's trials was in its predictor's training data. Rank correlations say whether it ordered them "
+               f"right (the search only orders candidates by it); rounds with fewer than {MIN_QUALITY_TRIALS} measured trials have none."), "",
               markdown_table(quality), "",
               (f"All rounds pooled: n={int(pooled['n'])}, Kendall tau {_number(pooled['kendall_tau'])}, "
               f"Spearman {_number(pooled['spearman'])}, RMSE {_number(pooled['rmse'])} AP points."), "",
               f"![predicted vs measured]({figure.name})", ""]
     return lines
+
+
+def zero_epochs(run: Run) -> list[str]:
+    """A note on the epochs at which at least half of the trials (and two or more) measured exactly 0 AP."""
+    curves = run.curves.dropna(subset=[run.metric])
+    counts = []
+    for epoch, part in curves.groupby("epoch", sort=True):
+        zero = part[part[[m for m in AP_COLUMNS if m in part]].eq(0).all(axis=1)]
+        if len(zero) >= 2 and 2 * len(zero) >= len(part):
+            counts.append(f"{len(zero)} of {len(part)} at epoch {epoch}")
+    if not counts:
+        return []
+    return [(f"Trials that measured {run.metric.upper()} 0.00 (AP50 0.00 too: no detection overlapped a labelled box at IoU 0.5 or "
+             f"more): {', '.join(counts)}. The curves do not record how many boxes the detector kept, so this run cannot tell why: "
+             "either it scored every box below its score threshold (`model.roi_heads.score_thresh`) or its boxes missed. A single "
+             "epoch on a few validation images is noisy; trials are ranked by their last epoch."), ""]
 
 
 def statuses(trials: pd.DataFrame) -> str:

@@ -15,13 +15,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from core.errors import DataError
 from core.yaml_io import read_yaml
 from nars.analysis.ray_folder import is_experiment, read_experiment
+from nars.config.experiment import DataSettings
 from nars.records import run_folder
 from nars.records.recipe import Recipe
 from nars.records.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
+from nars.records.trained import Trained, final_folder, read_trained
+from nars.records.verdict import measured_trials
 
 MIN_QUALITY_TRIALS = 3  # fewer measured trials in a round give no rank correlation
 MIN_IMPORTANCE_TRIALS = 4
@@ -48,7 +52,9 @@ class Run:
     report), then `param.<name>` per search-space parameter (float/int, bool or str; missing
     where a conditional parameter does not apply). `curves` columns: trial_id (str), epoch
     (int), ap, ap50, ap75, loss, lr, time_total_s (float). `source` is the file or Ray folder the
-    tables were read from; `recipe` what `best_recipe.yaml` says, if there is one.
+    tables were read from; `recipe` what `best_recipe.yaml` says, if there is one. `trained` is what the
+    winner measured after its final training (`trained_error` why `RUN/final` gave nothing), `default` what
+    the default recipe measured, when the user trained it.
     """
 
     path: Path
@@ -58,6 +64,9 @@ class Run:
     source: Path
     recipe: Recipe | None = None
     label: str = ""  # how figures and the report name the run; default "<searcher> (<folder>)"
+    trained: Trained | None = None
+    trained_error: str = ""
+    default: Trained | None = None
 
     def __post_init__(self) -> None:
         self.label = self.label or f"{self.searcher} ({self.path.name})"
@@ -81,8 +90,14 @@ class Run:
 
     def measured(self) -> pd.DataFrame:
         """Trials whose accuracy was measured (status ok or stopped early), best first."""
-        t = self.trials
-        return t[t["status"].isin(MEASURED) & t[self.metric].notna()]
+        return measured_trials(self.trials, self.metric)
+
+    def train_flags(self) -> str:
+        """The `detector.train` flags of the search's data set, as the search's config names it."""
+        try:
+            return DataSettings.model_validate(self.config.get("data", {})).train_flags(self.path)
+        except ValidationError:
+            return "--data <dataset>"
 
     def inheritance(self) -> pd.DataFrame:
         """Measured trials by `init` (inherited / partial / scratch): count, AP and the share inherited;
@@ -199,8 +214,12 @@ INHERITING = ("inherited", "partial")
 """`init` values of trials that took weights from a checkpoint (`detector.weights.inherit`)."""
 
 
-def load_run(path: str | Path) -> Run:
-    """Load a run folder of `python -m nars.search` (finished or in progress) or a Ray storage path."""
+def load_run(path: str | Path, trained: str | Path | None = None, default: str | Path | None = None) -> Run:
+    """Load a run folder of `python -m nars.search` (finished or in progress) or a Ray storage path.
+
+    `trained`: the winner's final training (a `detector.train` folder or an `eval_<split>.json`), by default
+    `RUN/final` when it exists; `default`: the default recipe's, trained by the user for comparison.
+    """
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
         raise DataError(f"run folder not found: {path}")
@@ -218,7 +237,16 @@ def load_run(path: str | Path) -> Run:
             raise DataError(f"{path} holds no trials.csv and no Ray trial folders (*/params.json): not a search run, "
                             "nor its --storage path")
         trials, curves = read_experiment(source, _proxy_epochs(path, config), metric)
-    return Run(path, config, trials, curves, source, Recipe.read(path / run_folder.BEST_RECIPE))
+    found, error = None, ""
+    if trained is not None:
+        found = read_trained(trained, metric)
+    elif final_folder(path).is_dir():
+        try:
+            found = read_trained(final_folder(path), metric)
+        except DataError as exc:  # a final run still training, or not evaluated: the report says so
+            error = str(exc)
+    return Run(path, config, trials, curves, source, Recipe.read(path / run_folder.BEST_RECIPE), trained=found, trained_error=error,
+               default=None if default is None else read_trained(default, metric))
 
 
 def search_metric(config: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ Relative paths are resolved against the working directory, like every other CLI 
 from __future__ import annotations
 
 import os
+import shlex
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +24,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from core.errors import ConfigError
-from core.overrides import apply_overrides
+from core.overrides import apply_overrides, origin_of
 from core.schema import Section, format_validation_error
 from core.yaml_io import read_yaml
 from detector.data.paths import DataPaths, resolve_data_paths
@@ -30,6 +32,8 @@ from detector.deploy.latency import LatencyBackend
 from detector.evaluation.metric_names import AP_KEYS
 from nars.config.settings import EvolutionSettings, RoundSettings, SearcherName
 from search_spaces.constraints import METRICS as COST_METRICS
+
+SYNTHETIC_FOLDER = "data"  # RUN/data: where a search generates `data.synthetic`
 
 
 class SyntheticData(Section):
@@ -66,6 +70,20 @@ class DataSettings(Section):
         if not explicit and self.synthetic is None:
             raise ValueError("give data.dir, data.train_json/... or data.synthetic")
         return self
+
+    @property
+    def generated(self) -> bool:
+        """The synthetic data set, generated into `RUN/data` (neither `dir` nor `train_json` given)."""
+        return self.dir is None and self.train_json is None
+
+    def train_flags(self, output_dir: Path) -> str:
+        """The `detector.train` flags naming all of this data (trials may train on a slice, the winner's final run
+        does not); `output_dir` is the search's run folder, which holds a generated data set."""
+        if self.generated:
+            return f"--data {shlex.quote(str(output_dir / SYNTHETIC_FOLDER))}"
+        flags = {"--data": self.dir, "--train-json": self.train_json, "--train-images": self.train_images,
+                 "--val-json": self.val_json, "--val-images": self.val_images}
+        return " ".join(f"{flag} {shlex.quote(str(Path(value).resolve()))}" for flag, value in flags.items() if value is not None)
 
 
 class AshaSettings(Section):
@@ -184,10 +202,10 @@ class Experiment(Section):
 
     def _full_data_paths(self, output_dir: Path) -> DataPaths:
         d = self.data
-        if d.dir is None and d.train_json is None and d.synthetic is not None:
+        if d.generated and d.synthetic is not None:
             from detector.data.synthetic import generate_synthetic_coco
 
-            root = output_dir / "data"
+            root = output_dir / SYNTHETIC_FOLDER
             if not (root / "train.json").is_file():
                 s = d.synthetic
                 generate_synthetic_coco(root, num_train=s.num_train, num_val=s.num_val, image_size=s.image_size, seed=s.seed)
@@ -197,13 +215,15 @@ class Experiment(Section):
         )
 
 
-def load_experiment(path: str | os.PathLike[str], overrides: list[str] | None = None) -> Experiment:
-    """Read an experiment YAML (safe_load), apply `--set key=value` overrides, validate."""
+def load_experiment(path: str | os.PathLike[str], overrides: list[str] | None = None, spelled: Mapping[str, str] | None = None) -> Experiment:
+    """Read an experiment YAML (safe_load), apply `--set key=value` overrides, validate. An invalid value's error
+    names where it came from: its `--set` (or the flag `spelled` gives for it) or the file."""
     data = read_yaml(path, "experiment")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: an experiment is a mapping with data, space, constraints, search")
-    data = apply_overrides(data, overrides or [])
+    overrides = overrides or []
+    data = apply_overrides(data, overrides)
     try:
         return Experiment.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {format_validation_error(exc, Experiment)}") from None
+        raise ConfigError(format_validation_error(exc, Experiment, lambda key: origin_of(key, overrides, str(path), spelled))) from None

@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 
 
 def write_recipe(space: FBNetV3Space, point: Point, path: Path, *, predicted: float, measured: float | None, metric: str,
-                 proxy_epochs: int, extra: dict[str, float] | None = None, note: str | None = None) -> None:
+                 proxy_epochs: int, extra: dict[str, float] | None = None, note: str | None = None,
+                 data_flags: str = "--data <dataset>") -> None:
     """The point's complete detector config, with a header saying what the trials measured and what they did not
-    (and `note`: why this point won)."""
+    (and `note`: why this point won); `data_flags` name the search's data in the header's training command."""
     detector_config = space.to_config(point)
     config = config_to_dict(detector_config)
     final = ", ".join(f"{name}: {value}" for name, value in final_run_values(space, point).items())
     header = [
         "# Found by `python -m nars.search`: a complete detector config for",
-        "#   python -m detector.train --config <this file> --data <dataset> --output <dir>",
+        f"#   python -m detector.train --config <this file> {data_flags} --output <dir>",
         f"# predicted {metric}: {predicted:.2f}"
         + (f"; measured on the proxy budget: {measured:.2f}" if measured is not None else "; this point was not trained during the search"),
         *([f"# {note}"] if note else []),

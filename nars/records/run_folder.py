@@ -12,6 +12,7 @@ PREDICTOR = "predictor.pt"
 COSTS = "costs.json"  # the cost cache (`search_spaces.fbnetv3.cost.CostModel`)
 CALIBRATION = "calibration.json"  # with `--calibrate`: each budget's agreement and the chosen proxy budget
 REPORT = "report"  # folder: `nars.analysis` report
+FINAL = "final"  # folder: the winner's final `detector.train` run, where the closing hint puts it; the report reads it
 TRIALS = "trials"  # folder: the trials' training files
 RAY = "ray"  # folder: Ray's experiment state (the default `--storage`)
 RAY_STORAGE = "ray_storage.txt"  # the Ray storage a search started with: a moved run folder is refused on --resume

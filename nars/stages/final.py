@@ -27,6 +27,7 @@ from nars.predictor.pretraining import FreeStatPretraining
 from nars.records import run_folder
 from nars.records.recipe import write_recipe
 from nars.records.tables import LABELLED, points_of
+from nars.records.verdict import no_signal
 from nars.stages.evolution import EvolutionResult, evolve
 from nars.stages.measured_span import MeasuredSpan
 from nars.trial.costs import Costs
@@ -78,10 +79,12 @@ def final_stage(experiment: Experiment, space: FBNetV3Space, trials: pd.DataFram
     timed = "latency_ms" in s.cost_objectives or any(c.metric == "latency_ms" for c in costs.constraints)
     cost = costs.model.measure(winner.point, latency=timed)
     extra = {"flops": cost.flops, "params": cost.params} | ({"latency_ms": cost.latency_ms} if timed else {})
+    data_flags = experiment.data.train_flags(output)
     write_recipe(space, winner.point, output / run_folder.BEST_RECIPE, predicted=winner.predicted, measured=winner.measured,
-                 metric=s.metric, proxy_epochs=proxy_epochs, extra=extra, note=None if passed_over is None else winner.choice)
+                 metric=s.metric, proxy_epochs=proxy_epochs, extra=extra, data_flags=data_flags,
+                 note="; ".join(n for n in (no_signal(trials, s.metric), None if passed_over is None else winner.choice) if n) or None)
     if s.cost_objectives:
-        write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0])
+        write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0], data_flags)
     return winner
 
 
@@ -128,12 +131,12 @@ def fit_predictor(experiment: Experiment, space: FBNetV3Space, costs: Costs, poi
 
 
 def write_front(result: EvolutionResult, space: FBNetV3Space, measured: dict[str, float], folder: Path, metric: str, proxy_epochs: int,
-                cost: str) -> None:
+                cost: str, data_flags: str) -> None:
     """One recipe per point of the predicted Pareto front, and its figure."""
     for i, (point, predicted) in enumerate(zip(result.front, result.front_predicted, strict=True)):
         costs_here = {name: values[i] for name, values in result.front_costs.items()}
         write_recipe(space, point, folder / f"recipe_{i:02d}.yaml", predicted=predicted, measured=measured.get(point_key(point)),
-                     metric=metric, proxy_epochs=proxy_epochs, extra=costs_here)
+                     metric=metric, proxy_epochs=proxy_epochs, extra=costs_here, data_flags=data_flags)
     plot_front(result, metric, cost, folder / "pareto_front.png")
 
 

@@ -91,6 +91,11 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
     if trial_fn is None:
         from nars.tune.trainable import run_trial as trial_fn
 
+    # Ray's own start-up block names its temporary session folder (/tmp/ray/session_*) as the TensorBoard folder; the
+    # legacy output engine at verbose=0 prints nothing, and the line below names the run folder instead. Ray's session
+    # logs stay in its temporary folder: ray.init(_temp_dir=RUN/...) would put Ray's sockets under the run folder, and a
+    # socket path is limited to 107 bytes (about 45 for the folder itself).
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     s = experiment.search
     spec = TrialSpec(space_spec, paths, proxy_epochs, costs, latency_objective="latency_ms" in s.cost_objectives,
                      threads=max(1, int(s.cpus_per_trial)), device=device, work_dir=str(output / run_folder.TRIALS))
@@ -126,6 +131,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
+    print(f"Ray Tune's state and results: {path}; each trial's training files (TensorBoard events in tb/): {output / run_folder.TRIALS}",
+          flush=True)
     with tune_interrupt() as interrupted:
         results = tuner.fit()
     if interrupted.is_set():  # nothing may name a winner from part of a search

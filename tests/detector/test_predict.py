@@ -62,10 +62,14 @@ def test_class_colors_are_distinct() -> None:
 
 def test_draw_detections_draws_and_handles_no_boxes() -> None:
     image = torch.full((3, 120, 160), 128, dtype=torch.uint8)
-    assert torch.equal(draw_detections(image, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0), CLASSES), image)
+    upscaled = torch.full((3, 512, 683), 128, dtype=torch.uint8)  # short side 120 -> 512
+    assert torch.equal(draw_detections(image, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64), torch.zeros(0), CLASSES), upscaled)
     out = draw_detections(image, torch.tensor([[10.0, 10.0, 100.0, 80.0]]), torch.tensor([2]), torch.tensor([0.9]), CLASSES)
-    assert out.shape == image.shape and out.dtype == torch.uint8
-    assert (out != image).any(dim=0).sum() > 200  # box outline plus the filled name tag
+    assert out.shape == upscaled.shape and out.dtype == torch.uint8
+    assert (out != upscaled).any(dim=0).sum() > 200 * 4  # box outline plus the filled name tag
+    same_size = draw_detections(image, torch.tensor([[10.0, 10.0, 100.0, 80.0]]), torch.tensor([2]), torch.tensor([0.9]), CLASSES,
+                                min_short_side=0)
+    assert same_size.shape == image.shape
 
 
 def test_to_coco_results_converts_to_xywh() -> None:
@@ -101,7 +105,7 @@ def test_predict_cli_writes_pngs_and_json(tmp_path: Path, random_checkpoint: Pat
     assert "skipped" in result.stderr and "broken.jpg" in result.stderr
     assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{Path(n).stem}.png" for n in paths)
     with Image.open(out / "rgb.png") as drawn:
-        assert drawn.size == (96, 72) and drawn.mode == "RGB"
+        assert drawn.size == (683, 512) and drawn.mode == "RGB"  # 96x72 upscaled to a 512 px short side
     predictions = json.loads((out / "predictions.json").read_text())
     assert predictions and {p["file_name"] for p in predictions} == set(paths)
     for p in predictions:
@@ -111,12 +115,11 @@ def test_predict_cli_writes_pngs_and_json(tmp_path: Path, random_checkpoint: Pat
     last = result.stdout.strip().splitlines()[-1]
     assert f"{len(paths)} images, {len(predictions)} detections" in last and "skipped 1 unreadable" in last and str(out) in last
     # The PNGs show those detections on the images (the checkpoint's category ids are its labels).
-    colors = dict(enumerate(class_colors(len(CLASSES)), start=1))
     untouched = 0
     for name, path in paths.items():
         listed = [p for p in predictions if p["file_name"] == name]
         assert listed, name  # threshold 0: a random model reports boxes everywhere
-        untouched += assert_detections_drawn(out / f"{path.stem}.png", path, listed, colors)
+        untouched += assert_detections_drawn(out / f"{path.stem}.png", path, listed, CLASSES)
     assert untouched > 0, "some pixels lie away from every box, so an image drawn over entirely fails"
 
 

@@ -115,6 +115,9 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
     assert low <= calibration["budgets"]["1"]["kendall_tau"] <= high or math.isnan(low)
     assert calibration["proxy_epochs"] == (1 if low >= calibration["threshold"] else 2)
     assert f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout
+    # Ray's banner named its temporary session folder; the search names the run's own folders and real data instead
+    assert "/session_" not in first.stdout and f"Ray Tune's state and results: {storage}/search;" in first.stdout
+    assert f"--data {out / 'data'} --output {out / 'final'}" in first.stdout
 
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 4 and set(trials["round"]) == {0, 1}

@@ -54,7 +54,7 @@ def make_assets(root: Path) -> Assets:
     """The valid inputs every case starts from, written under `root`."""
     data = make_synthetic(root / "data", num_train=4, num_val=2)
     config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(epochs=1)))
+    config.write_text(yaml.safe_dump(tiny_config(epochs=1, warmup_iters=1)))  # 2 iterations: a warmup that fits the run
     experiment = yaml.safe_load((REPO / "experiments" / "quickstart_search.yaml").read_text())
     experiment.update(data={"dir": str(data)}, output=None)
     experiment_path = root / "search.yaml"

@@ -275,10 +275,10 @@ CASES = [
     pytest.param(Case("detector.evaluate", lambda tmp, assets: eval_argv(tmp, assets, "--batch-size", "0"),
                       ("--batch-size must be >= 1, got 0",)), id="evaluate-batch-size-zero"),
     pytest.param(search_case("search.searcher=foo", expect=(
-        "search.yaml: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe', 'optuna-qmc', 'optuna-gp', 'smac', 'regularized-evolution' or 'local'",),
+        "--set search.searcher=foo: search.searcher: got 'foo'; input should be 'nars', 'random', 'optuna-tpe', 'optuna-qmc', 'optuna-gp', 'smac', 'regularized-evolution' or 'local'",),
                              in_subprocess=True), id="search-unknown-searcher"),
     pytest.param(search_case("search.latency.backend=tflite", expect=(
-        "search.yaml: search.latency.backend: got 'tflite'; input should be 'torch', 'onnxruntime' or 'onnxruntime-int8'",)),
+        "--set search.latency.backend=tflite: search.latency.backend: got 'tflite'; input should be 'torch', 'onnxruntime' or 'onnxruntime-int8'",)),
                  id="search-unknown-latency-backend"),
     # arch pinned: the 2000 draws share one model, so one FLOPs count (test_search_spaces covers a searched arch)
     pytest.param(search_case("constraints=['flops <= 1']", "space.exclude=[arch,input,warmup_fraction]",

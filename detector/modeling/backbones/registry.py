@@ -44,5 +44,5 @@ def arch_spec(name: str) -> ArchSpec:
         known = list_archs()
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise ValueError(f"unknown arch '{name}'; {hint}registered: {', '.join(known)}")
+        raise ValueError(f"unknown arch '{name}'; {hint}registered: {', '.join(known)} (python -m detector.archs lists them with their sizes)")
     return _ARCHS[name]()

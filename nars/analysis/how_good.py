@@ -1,0 +1,70 @@
+"""The answer to "how good is the detector": the winner's accuracy after its final training beside the best trial's
+and the default recipe's, each with how it was measured, so that no predicted or proxy figure passes for a result.
+
+The report tables it (`nars.analysis.report`); `python -m nars.analysis --trained` prints the same rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from nars.analysis.run import Run
+from nars.records import run_folder
+from nars.records.trained import final_folder
+from nars.records.verdict import no_signal
+
+HOW = "measured how"
+
+
+def comparison(run: Run) -> pd.DataFrame:
+    """One row per figure a person compares: `recipe`, the metric (NaN where nothing measured it), `measured how`."""
+    metric = run.metric
+    trained, default = run.trained, run.default
+    rows = [_row("winner (best_recipe.yaml) after its final training", trained.value if trained else None,
+                 (trained.describe() + ("; these images also ranked the trials: optimistic" if trained.optimistic else ""))
+                 if trained else "not trained yet", metric)]
+    best = run.best(1)
+    if len(best):
+        top = best.iloc[0]
+        winner = run.winner()
+        own = " (the winner's own trial)" if winner is not None and winner["trial_id"] == top["trial_id"] else ""
+        own = " (every trial measured the same: no best)" if no_signal(run.trials, metric) else own
+        rows.append(_row(f"best trial {top['trial_id']}{own}", top[metric],
+                         f"the search's val split, after {top['epochs']} epochs (the proxy budget)", metric))
+    if run.recipe is not None and run.recipe.predicted is not None:
+        rows.append(_row("winner, predicted", run.recipe.predicted, "not measured: the final predictor's estimate", metric))
+    rows.append(_row("default recipe", default.value if default else None,
+                     default.describe() if default else "not measured: a search trains no default recipe", metric))
+    return pd.DataFrame(rows)
+
+
+def notes(run: Run) -> list[str]:
+    """What the comparison's figures do not say by themselves, and the commands that fill its gaps."""
+    lines = []
+    if run.trained is None and run.trained_error:
+        lines.append(f"No result of the winner's final training yet: {run.trained_error}.")
+    elif run.trained is None:
+        lines.append(f"The winner is not trained yet: `python -m detector.train --config {run.path / run_folder.BEST_RECIPE} "
+                     f"{run.train_flags()} --output {final_folder(run.path)}`, then `python -m nars.analysis {run.path}` "
+                     "(or `--trained DIR` for a training elsewhere).")
+    elif run.trained.optimistic:
+        lines.append("The trained figure is on the validation images, which also ranked the trials and so chose the winner: it "
+                     "flatters the winner. A held-out test split (`test.json` beside `val.json`; `detector.train` evaluates it "
+                     "once, into `eval_test.json`) measures it without that bias.")
+    if run.default is None:
+        lines.append("The default recipe is not measured: to compare, train the recipe you would otherwise use for the same "
+                     "epochs on the same data and pass its folder with `--default DIR`.")
+    return lines
+
+
+def headline(run: Run) -> list[str]:
+    """The comparison as console lines: 'winner (...) after its final training: 11.30 AP, val split, ...'."""
+    metric = run.metric
+    return [f"{row['recipe']}: " + (row[HOW] if math.isnan(row[metric]) else f"{row[metric]:.2f} {metric.upper()}, {row[HOW]}")
+            for _, row in comparison(run).iterrows()]
+
+
+def _row(recipe: str, value: float | None, how: str, metric: str) -> dict[str, object]:
+    return {"recipe": recipe, metric: math.nan if value is None else float(value), HOW: how}
