@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> str:
         "",
         f"FLOPs of the costed archs: median {np.median(flops) / 1e9:.2f} G, range {min(flops) / 1e9:.2f}-{max(flops) / 1e9:.2f} G "
         "(the default space brackets FBNetV3 A..G, with 10-100 test RoIs). FLOPs and params are summed over the model's "
-        "parts, each counted once on the meta device (shapes only) and memoized (`search_spaces.fbnetv3.flops`): a new arch "
+        "parts, each counted once on the meta device (shapes only) and memoized (`detector.modeling.flops`): a new arch "
         "pays only for the parts not seen before.",
         "",
     ]

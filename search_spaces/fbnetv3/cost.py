@@ -4,7 +4,7 @@ FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` (2 x MACs of con
 the counting rule of `../shared/reference`) on the built model, at the point's test resolution:
 the trunk and RPN head on a `[1, 3, min_size, max_size]` image (the largest a test image gets)
 and the box head and predictors on `rpn.post_nms_topk_test` RoIs. Both are summed over the
-model's parts, each counted once and memoized (`search_spaces.fbnetv3.flops`), so that a mutated
+model's parts, each counted once and memoized (`detector.modeling.flops`), so that a mutated
 architecture costs about a millisecond. Parameters are all model weights,
 counted with nothing frozen (freezing turns BN weights into buffers but keeps the network).
 Latency is that of what is deployed, by `latency_backend` (`detector.deploy.latency`): the median wall
@@ -33,9 +33,9 @@ from core.errors import ConfigError
 from core.machine import cpu_model
 from detector.config import DetectorConfig
 from detector.deploy.latency import LATENCY_BACKENDS, Latency, time_latency
+from detector.modeling.flops import PartCosts
 from search_spaces.constraints import Constraint, Cost, parse_constraints
 from search_spaces.fbnetv3.cost_spec import CostSpec
-from search_spaces.fbnetv3.flops import PartCosts
 from search_spaces.fbnetv3.space import FBNetV3Space
 from search_spaces.point import Point
 

@@ -84,20 +84,65 @@ def test_predict_with_a_coco_file_draws_only_its_images(tmp_path: Path) -> None:
     assert refused.value.code == 2 and not (tmp_path / "o").exists()
 
 
-def test_archs_lists_every_registered_arch_with_its_params(capsys: pytest.CaptureFixture) -> None:
+def _arch_table(out: str) -> dict[str, tuple[str, str]]:
+    """arch -> (params, FLOPs) as printed in the listing's table."""
+    return {line.split()[0]: (line.split()[1], line.split()[2]) for line in out.splitlines() if line.startswith("  fbnet")}
+
+
+def _counted(arch: str, **input_size: int) -> tuple[int, int]:
+    """(FLOPs, params) of `arch`'s default config with 80 classes, as the search counts them (its `CostSpec.config()`)."""
+    from detector.config import load_config
+    from detector.modeling.flops import PartCosts
+
+    data = {"model": {"arch": arch, "weights": None, "freeze_at": 0, "num_classes": 80}, "input": input_size}
+    return PartCosts().detector(load_config(data))
+
+
+def test_archs_lists_every_registered_arch_with_its_params_and_flops(capsys: pytest.CaptureFixture) -> None:
     from detector.archs import main
     from detector.modeling.backbones.registry import list_archs
-    from detector.modeling.catalog import detector_params
     from detector.weights.registry import WEIGHTS
 
     assert main([]) is None  # no SystemExit: exit status 0
-    lines = capsys.readouterr().out.splitlines()
-    rows = {line.split()[0]: line.split()[1] for line in lines if line.startswith("  fbnet")}
+    out = capsys.readouterr().out
+    rows = _arch_table(out)
     assert sorted(rows) == list_archs()
-    assert all(value.endswith("M") and float(value[:-1]) > 0 for value in rows.values())
-    assert rows["fbnetv3_a_dsmask_tiny"] == f"{detector_params('fbnetv3_a_dsmask_tiny') / 1e6:.2f}M"
-    assert float(rows["fbnetv3_h"][:-1]) > float(rows["fbnetv3_a"][:-1]) > float(rows["fbnetv3_a_dsmask_tiny"][:-1])
-    assert all(any(line.lstrip().startswith(name) for line in lines) for name in WEIGHTS)
+    assert all(p.endswith("M") and float(p[:-1]) > 0 and f.endswith("G") and float(f[:-1]) > 0 for p, f in rows.values())
+    for name in ("fbnetv3_h", "fbnetv3_a_dsmask"):  # large numbers: 2 decimals show a 1% error
+        flops, params = _counted(name)
+        assert rows[name] == (f"{params / 1e6:.2f}M", f"{flops / 1e9:.2f}G")
+    for column in (0, 1):  # params and FLOPs: the largest arch, a mid one, the tiny one
+        h, a, tiny = (float(rows[name][column][:-1]) for name in ("fbnetv3_h", "fbnetv3_a", "fbnetv3_a_dsmask_tiny"))
+        assert h > a > tiny
+    assert "224x320 input with 30 RoIs" in out.splitlines()[0]  # the config's defaults, said where the numbers start
+    assert all(any(line.lstrip().startswith(name) for line in out.splitlines()) for name in WEIGHTS)
+
+
+def test_archs_flops_grow_with_the_input_size(capsys: pytest.CaptureFixture) -> None:
+    from detector.archs import main
+
+    tables = {}
+    for size in ((224, 320), (800, 1333)):
+        main(["fbnetv3_a", "--input-size", *map(str, size)])
+        out = capsys.readouterr().out
+        assert f"{size[0]}x{size[1]} input" in out.splitlines()[0]
+        tables[size] = _arch_table(out)["fbnetv3_a"]
+    (small_params, small_flops), (large_params, large_flops) = tables[(224, 320)], tables[(800, 1333)]
+    assert small_params == large_params  # the weights do not depend on the image
+    assert float(large_flops[:-1]) > 2 * float(small_flops[:-1])
+    assert large_flops == f"{_counted('fbnetv3_a', min_size=800, max_size=1333)[0] / 1e9:.2f}G"
+
+
+@pytest.mark.parametrize("size", [("16", "320"), ("400", "300")], ids=["too-small", "min-above-max"])
+def test_archs_bad_input_size_is_one_error_line(size: tuple[str, str], capsys: pytest.CaptureFixture) -> None:
+    from detector.archs import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fbnetv3_a", "--input-size", *size])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and not captured.out  # refused before any row
+    assert lines[0].startswith("error: --input-size") and ">= 32" in lines[0] and " ".join(size) in lines[0]
 
 
 def test_train_closing_lines_name_the_tensorboard_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
