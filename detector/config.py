@@ -8,6 +8,7 @@ Validation errors name the key and the allowed range in one line (`ConfigError`)
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
@@ -227,7 +228,8 @@ class TrainConfig(Section):
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum")
     warmup_iters: int = Field(
         100, ge=0,
-        description="linear warmup steps; fewer than the run's steps (`detector.train` refuses a warmup that never reaches `lr`)",
+        description="linear warmup steps; fewer than the run's steps (`detector.train` refuses a warmup that never reaches `lr`; "
+                    "a search trial scales it to its share of the final run)",
     )
     warmup_factor: float = Field(0.001, gt=0.0, le=1.0, description="learning-rate factor at the first warmup step")
     lr_schedule: Literal["cosine", "step"] = Field("cosine", description="after warmup: cosine to 0 or step decay")
@@ -292,11 +294,14 @@ class DetectorConfig(Section):
 
 
 def load_config(
-    source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None, origin: str | None = None
+    source: str | os.PathLike[str] | dict[str, Any] | DetectorConfig | None = None,
+    origin: str | Callable[[str], str] | None = None,
 ) -> DetectorConfig:
     """Load and validate a config from a YAML path, a plain dict, or pass a config through.
 
-    Errors start with `origin` (what the dict was read from), or with the path of a YAML source.
+    Errors start with where the wrong value came from: `origin` as a string (what the whole dict was read from), or
+    `origin(key)` per problem for a dict merged from several sources (a file and `--set`s: `core.overrides.origin_of`),
+    else the path of a YAML source.
     """
     if isinstance(source, DetectorConfig):
         return source
@@ -307,13 +312,16 @@ def load_config(
     else:
         data = read_yaml(source, "config")
         origin = origin or str(source)
-    where = f"{origin}: " if origin else ""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}config must be a mapping of sections (model, input, train), got {type(data).__name__}")
+        where = origin("") if callable(origin) else origin
+        raise ConfigError(f"{where + ': ' if where else ''}config must be a mapping of sections (model, input, train), "
+                          f"got {type(data).__name__}")
     try:
         return DetectorConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(where + format_validation_error(exc, DetectorConfig)) from None
+        if callable(origin):
+            raise ConfigError(format_validation_error(exc, DetectorConfig, origin)) from None
+        raise ConfigError((f"{origin}: " if origin else "") + format_validation_error(exc, DetectorConfig)) from None
 
 
 def config_to_dict(config: DetectorConfig) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from core.cli import ArgumentParser
 from core.errors import ConfigError, run_cli
-from core.overrides import apply_overrides
+from core.overrides import apply_overrides, origin_of
 from core.yaml_io import read_yaml
 
 
@@ -76,13 +76,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     if config_path is None and args.resume and (args.output / CONFIG).is_file():
         config_path = args.output / CONFIG
     data = read_config_dict(config_path) if config_path is not None else {}
-    if args.from_scratch:
-        if any(text.partition("=")[0].strip() == "model.weights" for text in args.overrides):
-            raise ConfigError("--from-scratch and --set model.weights=... both set model.weights; pass one of them")
-        data = apply_overrides(data, ["model.weights=null"])
-    overrides = list(args.overrides) + ([f"train.epochs={args.epochs}"] if args.epochs is not None else [])
-    origin = " with ".join(part for part in (str(config_path) if config_path else "", "--set overrides" if overrides else "") if part)
-    config = load_config(apply_overrides(data, overrides), origin=origin or None)
+    if args.from_scratch and any(text.partition("=")[0].strip() == "model.weights" for text in args.overrides):
+        raise ConfigError("--from-scratch and --set model.weights=... both set model.weights; pass one of them")
+    # the shortcut flags are the overrides they stand for, spelled as the user gave them (an error names the flag)
+    scratch = {"model.weights=null": "--from-scratch"} if args.from_scratch else {}
+    epochs = {f"train.epochs={args.epochs}": f"--epochs {args.epochs}"} if args.epochs is not None else {}
+    overrides, spelled = [*scratch, *args.overrides, *epochs], {**scratch, **epochs}
+    source = str(config_path) if config_path is not None else "the default config"
+    config = load_config(apply_overrides(data, overrides), origin=lambda key: origin_of(key, overrides, source, spelled))
 
     paths = resolve_data_paths(
         data_dir=args.data, train_json=args.train_json, train_images=args.train_images,

@@ -72,20 +72,27 @@ def train(
     progress: bool = True,
     test: SplitFiles | None = None,
     strict_schedule: bool = False,
+    proxy_for_epochs: int | None = None,
 ) -> TrainResult:
     """Train FBNetV3OD on `paths` into `output_dir` (see the module docstring for what is written).
 
     `callbacks` run after the built-in ones; `progress` adds the console output (and evaluation progress
     bars). `resume=True` continues from `output_dir/last.pt` (a finished run just reports that it is
     complete). Raises `TrainingError` when the loss becomes non-finite (last.pt of the previous epoch stays
-    intact), `ConfigError`/`DataError`/`CheckpointError` for bad inputs. A warmup that does not end before the
-    run does is a `ConfigError` with `strict_schedule` (`detector.train`), else a warning: a search trial runs a
-    proxy schedule shorter than the one its config was written for.
+    intact), `ConfigError`/`DataError`/`CheckpointError` for bad inputs.
+
+    A warmup that does not end before the run does never reaches `train.lr`. With `strict_schedule` (`detector.train`)
+    it is a `ConfigError`. With `proxy_for_epochs` (a search trial: a proxy of the final run of that many epochs, shorter
+    than the schedule its config was written for) it is scaled to the share of the schedule it has in the final run
+    (`solver.fit_warmup`), with one warning naming both numbers; a warmup that fits trains as configured. Else (library
+    use) it trains as configured, with a warning.
 
     `test` is a held-out split that training and early stopping never read (its file and categories are checked
     first): the final weights are evaluated on it once at the end, also for a run that was complete already (without
     retraining), into `eval_test.json` and `TrainResult.test_metrics`.
     """
+    if strict_schedule and proxy_for_epochs is not None:
+        raise ValueError("strict_schedule refuses the warmup that proxy_for_epochs scales: pass one of them")
     config = load_config(config)
     device_type = torch.device(device).type
     world_size = int(os.environ.get("WORLD_SIZE", "1"))  # checked before joining the process group
@@ -97,7 +104,8 @@ def train(
         )
     info = setup_distributed(device_type)
     try:
-        trainer = Trainer(config, paths, Path(output_dir), resume, resolve_device(device, info), progress, info)
+        trainer = Trainer(config, paths, Path(output_dir), resume, resolve_device(device, info), progress, info,
+                          proxy_for_epochs=proxy_for_epochs)
         if trainer.checkpoint is None:
             _check_fresh_start(trainer, strict_schedule)
         test_set = load_test_set(test, trainer.train_set) if test is not None and trainer.main else None
@@ -117,7 +125,7 @@ def train(
 def _check_fresh_start(trainer: Trainer, strict_schedule: bool) -> None:
     """What is said once, when a training starts afresh: not on --resume, nor when its checkpoint is loaded to evaluate,
     predict or export (the config is the same, and the user heard it when it mattered)."""
-    problem = warmup_problem(trainer.tc, trainer.iters_per_epoch)
+    problem = trainer.warmup_scaled or warmup_problem(trainer.tc, trainer.iters_per_epoch)
     if problem and strict_schedule:
         raise ConfigError(problem)
     if not trainer.main:

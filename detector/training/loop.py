@@ -40,7 +40,7 @@ from detector.training.heap import release_free_heap
 from detector.training.resume import checkpoint_to_resume
 from detector.training.rng import rng_state, seed_everything, set_rng_state
 from detector.training.run_folder import FINAL, LAST, METRICS
-from detector.training.solver import build_optimizer, build_scheduler
+from detector.training.solver import build_optimizer, build_scheduler, fit_warmup
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ class Trainer:
     """State of one training run (model, optimizer, schedule, EMA, counters); `run()` is the loop.
 
     Built by `detector.training.engine.train`; callbacks receive it in `on_train_start` and read what they need (`config`,
-    `history`, `resume_state()` ...).
+    `history`, `resume_state()` ...). `proxy_for_epochs`: see `engine.train`.
     """
 
     def __init__(
         self, config: DetectorConfig, paths: DataPaths, output_dir: Path, resume: bool, device: torch.device, progress: bool,
-        info: DistInfo,
+        info: DistInfo, *, proxy_for_epochs: int | None = None,
     ) -> None:
         self.paths, self.output_dir, self.device, self.info = paths, output_dir, device, info
         self.main = info.is_main
@@ -133,6 +133,8 @@ class Trainer:
         self.iters_per_epoch = len(self._loader(0))
         self.total_iters = self.tc.epochs * self.iters_per_epoch
         self.tc = self.tc.resolved(self.total_iters)  # schedule-relative warmup / EMA horizon in steps of this run
+        # a proxy run (search trial) scales a warmup longer than itself, also on resume; warmup_scaled: the warning line
+        self.tc, self.warmup_scaled = fit_warmup(self.tc, self.iters_per_epoch, proxy_for_epochs)
         self.scheduler = build_scheduler(self.optimizer, self.tc, self.total_iters)
         self.lr_lambda = self.scheduler.lr_lambdas[0]
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)

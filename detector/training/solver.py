@@ -12,6 +12,7 @@
 
 The schedule is checked against the run's length (`warmup_problem`): a warmup that does not end before the
 run does never reaches the configured lr. Step points and `warmup_fraction` are shares of the run, so they always fit.
+A search trial, a short proxy of the final run, scales such a warmup to its share of the final schedule (`fit_warmup`).
 """
 
 from __future__ import annotations
@@ -114,6 +115,33 @@ def warmup_problem(train: TrainConfig, iters_per_epoch: int) -> str | None:
         f"train.warmup_iters ({train.warmup_iters}) is {relation} this run ({total} iterations = {epochs} x {iters_per_epoch}): "
         f"the learning rate would peak at {peak:.2g} instead of train.lr {train.lr:g}; set train.warmup_iters below {total} "
         f"(e.g. --set train.warmup_iters={min(total - 1, max(1, total // 10))}) or train longer"
+    )
+
+
+def fit_warmup(train: TrainConfig, iters_per_epoch: int, final_epochs: int | None) -> tuple[TrainConfig, str | None]:
+    """`train` for a proxy run of a schedule written for `final_epochs` epochs (a search trial), and one warning line.
+
+    A warmup that does not end before the proxy run is scaled to the share of the schedule it has in the final run
+    (warmup_iters x train.epochs / final_epochs, rounded, at least 1 and below the run's length): otherwise the trial
+    never reaches `train.lr` and measures a weaker model than the final run trains. A warmup that fits, or a run that is
+    no proxy (`final_epochs` None), is kept as it is (None). `train` is resolved for the run (`TrainConfig.resolved`),
+    so a `warmup_fraction` always fits.
+    """
+    total = train.epochs * iters_per_epoch
+    if final_epochs is None or train.warmup_iters < total:
+        return train, None
+    share = round(train.warmup_iters * train.epochs / final_epochs)
+    scaled = min(max(1, share), total - 1)
+    relation = "longer than" if train.warmup_iters > total else "as long as"
+    epochs = f"{train.epochs} epoch{'s' if train.epochs != 1 else ''}"
+    why = f"its share of the final run's {final_epochs} epochs"
+    if scaled != share:
+        bound = "at least 1 step" if scaled > share else "kept below the trial's end"
+        why = f"{train.warmup_iters} x {train.epochs}/{final_epochs} epochs of the final run, {bound}"
+    return train.model_copy(update={"warmup_iters": scaled}), (
+        f"train.warmup_iters ({train.warmup_iters}) is {relation} this trial "
+        f"({total} iterations = {epochs} x {iters_per_epoch}): "
+        f"the trial warms up for {scaled} iterations instead ({why}), so that it reaches train.lr {train.lr:g}"
     )
 
 

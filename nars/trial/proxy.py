@@ -6,7 +6,11 @@ learn noise from it), so `proxy_space_spec` excludes such parameters before the 
 warning when the experiment asked to search one; they keep their base (or `fixed:`) value, which is what
 the final run of the winner trains with. Warmup and EMA are searched as shares of the schedule
 (`train.warmup_fraction`, `train.ema_horizon`) so that a value measured in a short trial means the same
-in the long final run.
+in the long final run. A `train.warmup_iters` in steps (a base or fixed value) that does not end before the trial
+would keep the trial below `train.lr`: the trial scales it to the share of the schedule it has in the final run
+(warmup_iters x proxy_epochs / the `final_run_values` epochs, at least 1 step and below the trial's end), with one
+warning naming both numbers (`detector.training.solver.fit_warmup`); a warmup that fits, and a fraction (which always
+does), trains as configured. The trial's saved config keeps the configured value, the one the final run trains with.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The Ray Tune trainable: one search trial = the detector's own training loop on the proxy budget.
 
 The point becomes the trial's detector config (`nars.trial.proxy.trial_config`: the point on the proxy
-budget), trains with `detector.training.engine.train` and reports val AP per epoch with `tune.report`, with
+budget), trains with `detector.training.engine.train` (as a proxy of the final run: a warmup longer than the trial
+is scaled to its share of the final schedule) and reports val AP per epoch with `tune.report`, with
 `budget` = epochs done / proxy epochs (a trial stopped early carries its share), each report carrying
 a `tune.Checkpoint` of `last.pt` so that a restored search resumes the trial instead of restarting
 it. A crash or a diverged loss raises: Ray records the trial as failed with its message, and the
@@ -27,6 +28,7 @@ from detector.training.loop import TrainCallback
 from detector.training.run_folder import CONFIG, LAST, METRICS
 from nars.trial.init import init_columns
 from nars.trial.keys import BUDGET_KEY, INFEASIBLE_KEY, point_of
+from nars.trial.proxy import final_run_values
 from nars.trial.spec import TrialSpec
 
 REPORTED = (*METRIC_KEYS, "loss", "lr", "epoch_time_s", "images_per_s")
@@ -88,4 +90,5 @@ def run_trial(config: dict[str, Any], *, spec: TrialSpec) -> None:
             for item in Path(folder).iterdir():
                 shutil.copy2(item, output / item.name)
     train(detector_config, spec.paths, output, resume=checkpoint is not None, device=spec.device,
-          callbacks=[TuneReporter({**extra, INFEASIBLE_KEY: 0.0}, spec.proxy_epochs)], progress=False)
+          callbacks=[TuneReporter({**extra, INFEASIBLE_KEY: 0.0}, spec.proxy_epochs)], progress=False,
+          proxy_for_epochs=final_run_values(space, point)["train.epochs"])

@@ -107,15 +107,41 @@ def test_bad_set_key_is_one_error_line(setup: tuple[Path, Path], tmp_path: Path)
     assert not (tmp_path / "o").exists()
 
 
-def test_bad_set_value_is_one_error_line(setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _train_error(capsys: pytest.CaptureFixture, *argv: str) -> str:
+    """The one `error:` line `detector.train` ends with (exit status 2, no traceback)."""
     from detector.train import main
 
-    data, config = setup
     with pytest.raises(SystemExit) as exit_info:
-        main(["--config", str(config), "--data", str(data), "--output", str(tmp_path / "o"), "--set", "train.optimizer=adam"])
+        main(list(argv))
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {config} with --set overrides: train.optimizer: got 'adam'") and err.count("\n") == 1
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_bad_set_value_is_one_error_line(setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data, config = setup
+    base = ["--config", str(config), "--data", str(data), "--output", str(tmp_path / "o")]
+    err = _train_error(capsys, *base, "--set", "train.optimizer=adam")
+    assert err.startswith("error: --set train.optimizer=adam: train.optimizer: got 'adam'")
+    # the error names the --set that gave the bad value, not the file the other values came from
+    err = _train_error(capsys, *base, "--set", "train.lr=-1", "train.momentum=0.8")
+    assert err.startswith("error: --set train.lr=-1: train.lr: got -1; input should be greater than 0"), err
+    err = _train_error(capsys, *base, "--epochs", "0")  # a shortcut flag is named as the user gave it
+    assert err.startswith("error: --epochs 0: train.epochs: got 0"), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_file_value_names_the_file(setup: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data, _ = setup
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(tiny_config(epochs=1, lr=-0.5)))
+    base = ["--config", str(bad), "--data", str(data), "--output", str(tmp_path / "o")]
+    # a --set elsewhere does not take the blame: the bad value is the file's
+    err = _train_error(capsys, *base, "--set", "train.momentum=0.8")
+    assert err.startswith(f"error: {bad}: train.lr: got -0.5; input should be greater than 0"), err
+    assert "--set" not in err
+    assert not (tmp_path / "o").exists()
 
 
 def test_missing_data_dir_is_one_error_line(setup: tuple[Path, Path], tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from detector.train import main
 from detector.training import engine
 from detector.training.checkpoint import model_from_checkpoint
 from detector.training.engine import train
-from detector.training.solver import warmup_problem
+from detector.training.solver import fit_warmup, warmup_problem
 from helpers.tiny import make_synthetic, tiny_config
 from nars.trial.proxy import trial_config
 from search_spaces import load_space
@@ -117,3 +117,26 @@ def test_only_a_warmup_that_does_not_end_before_the_run_is_a_problem() -> None:
         "train.warmup_iters (52) is as long as this run (52 iterations = 2 epochs x 26)")
     assert "would peak at 0.0027 instead of train.lr 0.02" in warmup_problem(TrainConfig(epochs=2), 26)  # the issue's run
     assert warmup_problem(TrainConfig(epochs=1, warmup_fraction=0.5).resolved(3), 3) is None  # a share of the run fits
+
+
+def test_a_trial_scales_a_warmup_longer_than_it_to_its_share_of_the_final_run() -> None:
+    """The issue's trial: base warmup 100 in a 2-epoch proxy of 26 iterations per epoch, for a 24-epoch final run."""
+    trial = TrainConfig(epochs=2, warmup_iters=100)
+    scaled, note = fit_warmup(trial, 26, final_epochs=24)
+    assert scaled.warmup_iters == 8 and scaled.model_dump(exclude={"warmup_iters"}) == trial.model_dump(exclude={"warmup_iters"})
+    assert note == ("train.warmup_iters (100) is longer than this trial (52 iterations = 2 epochs x 26): the trial warms up for "
+                    "8 iterations instead (its share of the final run's 24 epochs), so that it reaches train.lr 0.02")
+    assert warmup_problem(scaled, 26) is None
+    # a warmup that fits is the config as it was (the same object); so is a fraction, which always fits
+    fits = TrainConfig(epochs=2, warmup_iters=51)
+    assert fit_warmup(fits, 26, final_epochs=24) == (fits, None) and fit_warmup(fits, 26, final_epochs=24)[0] is fits
+    assert fit_warmup(trial, 26, final_epochs=None) == (trial, None), "a run that is no proxy keeps its warmup"
+    fraction = TrainConfig(epochs=2, warmup_fraction=0.5).resolved(52)
+    assert fit_warmup(fraction, 26, final_epochs=24)[1] is None
+    # at least one step, and below the trial's end even when the share is not (a final run hardly longer than the trial)
+    short, note = fit_warmup(TrainConfig(epochs=2, warmup_iters=52), 26, final_epochs=300)
+    assert short.warmup_iters == 1 and "is as long as this trial" in note
+    assert "(52 x 2/300 epochs of the final run, at least 1 step)" in note
+    long, note = fit_warmup(TrainConfig(epochs=2, warmup_iters=500), 26, final_epochs=3)
+    assert long.warmup_iters == 51 and "is longer than this trial (52 iterations" in note
+    assert "(500 x 2/3 epochs of the final run, kept below the trial's end)" in note

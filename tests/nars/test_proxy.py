@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import warnings
+from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from detector import build_detector
 from detector.config import TrainConfig
 from helpers.points import other_value
+from helpers.tiny import TINY_CONFIG
 from nars.search import storage_location
 from nars.trial.proxy import (
     PROXY_FIELDS,
@@ -145,3 +151,37 @@ def test_storage_keeps_uris_and_resolves_paths(tmp_path):
     assert storage_location("file:///shared/runs", tmp_path) == "file:///shared/runs"
     assert storage_location("relative/runs", tmp_path).endswith("/relative/runs") and storage_location("relative/runs", tmp_path).startswith("/")
     assert storage_location(None, tmp_path) == str(tmp_path / "ray")
+
+
+def test_a_trial_whose_warmup_is_longer_than_it_trains_with_the_scaled_warmup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real trial (`run_trial`, outside Ray: its session calls stubbed) of a base warmup of 24 steps in a 2-epoch
+    trial of 2 x 2 steps, for a 24-epoch final run: it warms up for 24 x 2/24 = 2 steps, then follows train.lr's cosine."""
+    from detector.data.paths import resolve_data_paths
+    from detector.data.synthetic import generate_synthetic_coco
+    from detector.training.run_folder import CONFIG
+    from nars.trial.costs import CostSettings
+    from nars.trial.spec import TrialSpec
+    from nars.tune import trainable
+
+    reports: list[dict[str, Any]] = []
+    session = SimpleNamespace(report=lambda values, checkpoint=None: reports.append(values), get_checkpoint=lambda: None,
+                              get_context=lambda: SimpleNamespace(get_trial_id=lambda: "trial"),
+                              Checkpoint=SimpleNamespace(from_directory=lambda folder: folder))
+    monkeypatch.setattr(trainable, "tune", session)
+    data = generate_synthetic_coco(tmp_path / "data", num_train=4, num_val=2, image_size=(96, 128), seed=0)
+    base = {**TINY_CONFIG, "train": {**TINY_CONFIG["train"], "epochs": 24, "warmup_iters": 24}}  # batch 2: 2 steps per epoch
+    space_spec = proxy_space_spec({"kind": "fbnetv3", "base": base, "exclude": ["arch", "input", "recipe", "detector"]})
+    spec = TrialSpec(space_spec, resolve_data_paths(data), proxy_epochs=2, costs=CostSettings(), latency_objective=False,
+                     threads=torch.get_num_threads(), device="cpu", work_dir=str(tmp_path / "trials"))
+    with caplog.at_level(logging.WARNING):
+        trainable.run_trial({}, spec=spec)
+    said = [r.getMessage() for r in caplog.records if "train.warmup_iters" in r.getMessage()]
+    assert said == [("train.warmup_iters (24) is longer than this trial (4 iterations = 2 epochs x 2): the trial warms up for 2 "
+                     "iterations instead (its share of the final run's 24 epochs), so that it reaches train.lr 0.02")]
+    # the last step of each epoch (steps 1 and 3): half-way through the 2-step warmup, then the cosine of train.lr alone
+    cosine = [0.5 * (1 + math.cos(math.pi * step / 4)) for step in (1, 3)]
+    assert [r["lr"] for r in reports] == pytest.approx([0.02 * (0.001 + 0.999 / 2) * cosine[0], 0.02 * cosine[1]])
+    saved = yaml.safe_load((tmp_path / "trials" / "trial" / CONFIG).read_text())
+    assert saved["train"]["warmup_iters"] == 24, "the trial's config is the final run's; only its schedule is scaled"

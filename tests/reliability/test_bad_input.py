@@ -252,7 +252,7 @@ CASES = [
                  id="config-file-unknown-key"),
     pytest.param(config_case(yaml_text="train: {lr: -0.1}\n", expect=("config.yaml: train.lr: got -0.1; input should be greater than 0",)),
                  id="config-file-bad-value"),
-    pytest.param(config_case("--set", "model.freeze_at=two", expect=("with --set overrides: model.freeze_at: got 'two'; input should be a valid integer",)),
+    pytest.param(config_case("--set", "model.freeze_at=two", expect=("--set model.freeze_at=two: model.freeze_at: got 'two'; input should be a valid integer",)),
                  id="config-wrong-type"),
     pytest.param(config_case("--set", "model.roi_heads.score_thresh=1.5",
                              expect=("model.roi_heads.score_thresh: got 1.5; input should be less than or equal to 1",)),
