@@ -16,6 +16,7 @@ This module is the command line and the order of the stages; each stage is its o
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import time
 from pathlib import Path
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     from nars.trial.costs import FEASIBLE_DRAWS, Costs, CostSettings
     from nars.trial.init import check_weights
     from nars.trial.proxy import proxy_space_spec, warn_saturated_values, warn_shadowed_base
-    from nars.tune.runner import init_ray, run_tune
+    from nars.tune.runner import init_ray, keep_ray_logs, run_tune
     from search_spaces import load_space, sample_feasible
 
     start = time.perf_counter()
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None, trial_fn: TrialFn | None = None) -> None
     atomic_write_text(output / run_folder.SEARCH_CONFIG, yaml.safe_dump(experiment.model_dump(mode="json"), sort_keys=False))
     device = args.device or ("cuda" if experiment.search.gpus_per_trial > 0 else "cpu")
     paths = experiment.data_paths(output)
-    init_ray(args.address)
+    atexit.register(keep_ray_logs, init_ray(args.address), output)
     proxy_epochs, calibrated = experiment.search.proxy_epochs, None
     if args.calibrate:
         proxy_epochs, calibrated = calibrate(experiment, space, space_spec, paths, costs, storage, output, args.resume, device, trial_fn)

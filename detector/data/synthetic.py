@@ -21,7 +21,7 @@ from core.errors import UserError
 
 GENERATOR = "detector.synthetic"
 MIN_SIZE, MAX_SIZE = 24, 90
-_IMAGE_NAME = re.compile(r"(train|val)_\d{6}\.png")
+_IMAGE_NAME = re.compile(r"(train|val|test)_\d{6}\.png")
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 
@@ -163,15 +163,20 @@ def generate_synthetic_coco(
     seed: int = 0,
     max_objects: int = 4,
     force: bool = False,
+    num_test: int = 0,
 ) -> Path:
-    """Write `images/*.png`, `train.json`, `val.json` under `output_dir` and return it.
+    """Write `images/*.png`, `train.json`, `val.json` (and `test.json` with `num_test` images: a split that a
+    search and a training never look at, to measure a winner on) under `output_dir` and return it.
 
-    Image ids and annotation ids are unique across both files; category ids start at 1. Image i's
-    first shape cycles through the classes, so every class occurs in both splits when they hold at
-    least as many images as classes. Refuses a non-empty folder that is not an earlier synthetic set
-    unless `force`.
+    Image ids and annotation ids are unique across the files; category ids start at 1. Image i's
+    first shape cycles through the classes, so every class occurs in every split when they hold at
+    least as many images as classes. The test images are drawn after the others: the same seed gives the
+    same train and val images with or without them. Refuses a non-empty folder that is not an earlier
+    synthetic set unless `force`.
     """
     _check_args(num_train, num_val, image_size, classes, max_objects)
+    if num_test < 0:
+        raise UserError(f"need num_test >= 0, got {num_test}")
     directory = Path(output_dir)
     _prepare_output(directory, force)
     height, width = int(image_size[0]), int(image_size[1])
@@ -179,7 +184,8 @@ def generate_synthetic_coco(
     categories = [{"id": i + 1, "name": name, "supercategory": "shape"} for i, name in enumerate(classes)]
     ann_id = 0
     image_id = 0
-    for split, count in (("train", num_train), ("val", num_val)):
+    (directory / "test.json").unlink(missing_ok=True)  # an earlier set's test split, when this one has none
+    for split, count in (("train", num_train), ("val", num_val), *((("test", num_test),) if num_test else ())):
         images: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
         for i in range(count):

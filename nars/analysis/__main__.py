@@ -39,10 +39,11 @@ def main(argv: Sequence[str] | None = None) -> Path:
     compared = args.trained is not None or args.default is not None
     if compared and len(args.runs) > 1:
         raise UserError(f"--trained and --default belong to one run; got {len(args.runs)} RUN_DIRs")
-    runs = [load_run(args.runs[0], args.trained, args.default)] if compared else args.runs
+    runs = [load_run(args.runs[0], args.trained, args.default)] if len(args.runs) == 1 else args.runs
     path = write_report(runs, Path(args.output) if args.output else Path(args.runs[0]) / "report", top_k=args.top_k)
     print(f"report: {path}")
-    if compared:  # the user asked how good the trained recipes are: the answer, not only where it is written
+    trained = len(args.runs) == 1 and (runs[0].trained is not None or runs[0].default is not None)
+    if compared or trained:  # the trained recipes' figures answer "how good is it": print them, not only where they are
         print("\n".join(headline(runs[0])))
     return path
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from nars.analysis.run import Run
 from nars.records import run_folder
-from nars.records.trained import final_folder
+from nars.records.trained import default_folder, final_folder
 from nars.records.verdict import no_signal
 
 HOW = "measured how"
@@ -35,8 +35,8 @@ def comparison(run: Run) -> pd.DataFrame:
                          f"the search's val split, after {top['epochs']} epochs (the proxy budget)", metric))
     if run.recipe is not None and run.recipe.predicted is not None:
         rows.append(_row("winner, predicted", run.recipe.predicted, "not measured: the final predictor's estimate", metric))
-    rows.append(_row("default recipe", default.value if default else None,
-                     default.describe() if default else "not measured: a search trains no default recipe", metric))
+    rows.append(_row("default recipe (default_recipe.yaml)", default.value if default else None,
+                     default.describe() if default else "not trained yet", metric))
     return pd.DataFrame(rows)
 
 
@@ -53,9 +53,15 @@ def notes(run: Run) -> list[str]:
         lines.append("The trained figure is on the validation images, which also ranked the trials and so chose the winner: it "
                      "flatters the winner. A held-out test split (`test.json` beside `val.json`; `detector.train` evaluates it "
                      "once, into `eval_test.json`) measures it without that bias.")
-    if run.default is None:
-        lines.append("The default recipe is not measured: to compare, train the recipe you would otherwise use for the same "
-                     "epochs on the same data and pass its folder with `--default DIR`.")
+    if run.default is None and run.default_error:
+        lines.append(f"No result of the default recipe's training yet: {run.default_error}.")
+    elif run.default is None:
+        lines.append(f"The default recipe is not trained yet: `python -m detector.train --config {run.path / run_folder.DEFAULT_RECIPE} "
+                     f"{run.train_flags()} --output {default_folder(run.path)}` (the recipe without a search, for the winner's "
+                     "epochs on the same data; or `--default DIR` for another training of the recipe you would otherwise use).")
+    elif run.trained is not None and (run.trained.split, run.trained.epochs) != (run.default.split, run.default.epochs):
+        lines.append(f"The winner and the default recipe were not measured alike ({run.trained.describe()} against "
+                     f"{run.default.describe()}): compare them on the same split after the same epochs.")
     return lines
 
 

@@ -164,7 +164,7 @@ def pareto_section(run: Run, output: Path, prefix: str) -> list[str]:
     if run.recipe is not None and run.recipe.predicted is not None:
         measured = (f"measured on the proxy budget {run.recipe.measured:.2f}" if run.recipe.measured is not None
                     else "not trained during the search")
-        lines += [f"Winner `{run.recipe.path.name}` (predictor-driven evolution): predicted {run.metric} {run.recipe.predicted:.2f}, {measured}.", ""]
+        lines += [f"Winner `{run.recipe.path.name}` ({run.recipe.choice}): predicted {run.metric} {run.recipe.predicted:.2f}, {measured}.", ""]
     return lines
 
 

@@ -24,7 +24,7 @@ from nars.config.experiment import DataSettings
 from nars.records import run_folder
 from nars.records.recipe import Recipe
 from nars.records.tables import MEASURED, PARAM_PREFIX, typed_curves, typed_trials
-from nars.records.trained import Trained, final_folder, read_trained
+from nars.records.trained import Trained, default_folder, final_folder, read_trained
 from nars.records.verdict import measured_trials
 
 MIN_QUALITY_TRIALS = 3  # fewer measured trials in a round give no rank correlation
@@ -54,7 +54,7 @@ class Run:
     (int), ap, ap50, ap75, loss, lr, time_total_s (float). `source` is the file or Ray folder the
     tables were read from; `recipe` what `best_recipe.yaml` says, if there is one. `trained` is what the
     winner measured after its final training (`trained_error` why `RUN/final` gave nothing), `default` what
-    the default recipe measured, when the user trained it.
+    the default recipe (`default_recipe.yaml`) measured once trained (`default_error` why `RUN/default` gave nothing).
     """
 
     path: Path
@@ -67,6 +67,7 @@ class Run:
     trained: Trained | None = None
     trained_error: str = ""
     default: Trained | None = None
+    default_error: str = ""
 
     def __post_init__(self) -> None:
         self.label = self.label or f"{self.searcher} ({self.path.name})"
@@ -218,7 +219,7 @@ def load_run(path: str | Path, trained: str | Path | None = None, default: str |
     """Load a run folder of `python -m nars.search` (finished or in progress) or a Ray storage path.
 
     `trained`: the winner's final training (a `detector.train` folder or an `eval_<split>.json`), by default
-    `RUN/final` when it exists; `default`: the default recipe's, trained by the user for comparison.
+    `RUN/final` when it exists; `default`: the default recipe's, trained by the user for comparison, by default `RUN/default`.
     """
     path = Path(path).expanduser().resolve()
     if not path.is_dir():
@@ -237,16 +238,23 @@ def load_run(path: str | Path, trained: str | Path | None = None, default: str |
             raise DataError(f"{path} holds no trials.csv and no Ray trial folders (*/params.json): not a search run, "
                             "nor its --storage path")
         trials, curves = read_experiment(source, _proxy_epochs(path, config), metric)
-    found, error = None, ""
-    if trained is not None:
-        found = read_trained(trained, metric)
-    elif final_folder(path).is_dir():
-        try:
-            found = read_trained(final_folder(path), metric)
-        except DataError as exc:  # a final run still training, or not evaluated: the report says so
-            error = str(exc)
+    found, error = _trained(trained, final_folder(path), metric)
+    default_found, default_error = _trained(default, default_folder(path), metric)
     return Run(path, config, trials, curves, source, Recipe.read(path / run_folder.BEST_RECIPE), trained=found, trained_error=error,
-               default=None if default is None else read_trained(default, metric))
+               default=default_found, default_error=default_error)
+
+
+def _trained(given: str | Path | None, folder: Path, metric: str) -> tuple[Trained | None, str]:
+    """What a training measured: the path the user gave (an error if unreadable), else the run's own `folder` if any
+    (with why it gave nothing: still training, or not evaluated; the report says so)."""
+    if given is not None:
+        return read_trained(given, metric), ""
+    if not folder.is_dir():
+        return None, ""
+    try:
+        return read_trained(folder, metric), ""
+    except DataError as exc:
+        return None, str(exc)
 
 
 def search_metric(config: dict[str, Any]) -> str:

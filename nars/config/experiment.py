@@ -39,6 +39,7 @@ SYNTHETIC_FOLDER = "data"  # RUN/data: where a search generates `data.synthetic`
 class SyntheticData(Section):
     num_train: int = Field(48, ge=2, description="training images of the generated shapes data set")
     num_val: int = Field(16, ge=1, description="validation images")
+    num_test: int = Field(0, ge=0, description="held-out test images (`test.json`): never seen by the search, for the final comparison")
     image_size: tuple[int, int] = Field((192, 256), description="[height, width] of every image")
     seed: int = Field(0, description="seed of the generator")
 
@@ -208,7 +209,8 @@ class Experiment(Section):
             root = output_dir / SYNTHETIC_FOLDER
             if not (root / "train.json").is_file():
                 s = d.synthetic
-                generate_synthetic_coco(root, num_train=s.num_train, num_val=s.num_val, image_size=s.image_size, seed=s.seed)
+                generate_synthetic_coco(root, num_train=s.num_train, num_val=s.num_val, image_size=s.image_size, seed=s.seed,
+                                        num_test=s.num_test)
             return resolve_data_paths(data_dir=root)
         return resolve_data_paths(
             data_dir=d.dir, train_json=d.train_json, train_images=d.train_images, val_json=d.val_json, val_images=d.val_images

@@ -1,5 +1,6 @@
 """`best_recipe.yaml` and the Pareto recipes: a complete detector config with a header saying what the
 search measured of it; `write_recipe` writes one, `Recipe.read` reads its header back (for the analysis).
+`default_recipe.yaml` (`write_default_recipe`): the recipe without a search, to train beside the winner.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ def write_recipe(space: FBNetV3Space, point: Point, path: Path, *, predicted: fl
     """The point's complete detector config, with a header saying what the trials measured and what they did not
     (and `note`: why this point won); `data_flags` name the search's data in the header's training command."""
     detector_config = space.to_config(point)
-    config = config_to_dict(detector_config)
     final = ", ".join(f"{name}: {value}" for name, value in final_run_values(space, point).items())
     header = [
         "# Found by `python -m nars.search`: a complete detector config for",
@@ -41,8 +41,25 @@ def write_recipe(space: FBNetV3Space, point: Point, path: Path, *, predicted: fl
         f"# set for this final run, never measured in a trial: {final}; everything else is the space's base config",
     ]
     header += [f"# {name}: {value:.4g}" for name, value in (extra or {}).items()]
-    header += start_line(detector_config)
-    atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False))
+    _write(path, header, detector_config)
+
+
+def write_default_recipe(space: FBNetV3Space, path: Path, *, output: Path, extra: dict[str, float], data_flags: str) -> None:
+    """The space's default recipe (`FBNetV3Space.default_config`), with a header saying how to train it into `output`,
+    where the report reads it: a winner means something only beside what the user would have trained without a search."""
+    header = [
+        "# The recipe this search's space starts from: space.base with space.fixed, every searched knob at its base value;",
+        "# what you would train without a search. Train it like best_recipe.yaml (same data, same epochs) to compare them:",
+        f"#   python -m detector.train --config <this file> {data_flags} --output {output}",
+        f"# then python -m nars.analysis {output.parent} shows both trained results side by side",
+        *(f"# {name}: {value:.4g}" for name, value in extra.items()),
+    ]
+    _write(path, header, space.default_config())
+
+
+def _write(path: Path, header: list[str], config: DetectorConfig) -> None:
+    header = [*header, *start_line(config)]
+    atomic_write_text(path, "\n".join(header) + "\n" + yaml.safe_dump(config_to_dict(config), sort_keys=False))
 
 
 def start_line(config: DetectorConfig) -> list[str]:
@@ -56,6 +73,11 @@ def start_line(config: DetectorConfig) -> list[str]:
              f"init {columns['init']}, {columns['inherited_share']:.1%} of the parameters inherited")]
 
 
+EVOLVED = "the predictor-driven evolution's best point"
+BEST_TRIAL = "the best trial of the search"
+"""Why a point won (`nars.stages.final.Winner.choice`); a recipe's header names BEST_TRIAL where a trial won."""
+
+
 @dataclass
 class Recipe:
     """What a recipe's header says about the winner of the final evolutionary search."""
@@ -64,6 +86,7 @@ class Recipe:
     predicted: float | None
     measured: float | None
     costs: dict[str, float] = field(default_factory=dict)
+    choice: str = EVOLVED  # EVOLVED or BEST_TRIAL
 
     @classmethod
     def read(cls, path: Path) -> Recipe | None:
@@ -72,13 +95,16 @@ class Recipe:
             return None
         predicted = measured = None
         costs: dict[str, float] = {}
+        choice = EVOLVED
         for line in path.read_text().splitlines():
             if not line.startswith("#"):
                 break
+            if BEST_TRIAL in line:
+                choice = BEST_TRIAL
             if match := re.match(r"#\s*predicted \w+: ([-+\d.eE]+)", line):
                 predicted = float(match.group(1))
                 if found := re.search(r"measured on the proxy budget: ([-+\d.eE]+)", line):
                     measured = float(found.group(1))
             elif match := re.match(r"#\s*(flops|params|latency_ms): ([-+\d.eE]+)\s*$", line):
                 costs[match.group(1)] = float(match.group(2))
-        return cls(path, predicted, measured, costs)
+        return cls(path, predicted, measured, costs, choice)

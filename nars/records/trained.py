@@ -48,6 +48,11 @@ def final_folder(run: Path) -> Path:
     return run / run_folder.FINAL
 
 
+def default_folder(run: Path) -> Path:
+    """Where the search's closing hint trains the default recipe (`default_recipe.yaml`), and where the report looks."""
+    return run / run_folder.DEFAULT
+
+
 def read_trained(path: str | Path, metric: str) -> Trained:
     """The accuracy of a trained recipe at `path`: an `eval_<split>.json` file, or a training run folder (its
     `eval_test.json`, else `eval_val.json`, else the last epoch its `metrics.jsonl` evaluated)."""

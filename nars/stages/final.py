@@ -25,12 +25,14 @@ from nars.config.experiment import Experiment
 from nars.predictor import Predictor, make_predictor
 from nars.predictor.pretraining import FreeStatPretraining
 from nars.records import run_folder
-from nars.records.recipe import write_recipe
+from nars.records.recipe import BEST_TRIAL, EVOLVED, write_default_recipe, write_recipe
 from nars.records.tables import LABELLED, points_of
+from nars.records.trained import default_folder
 from nars.records.verdict import no_signal
 from nars.stages.evolution import EvolutionResult, evolve
 from nars.stages.measured_span import MeasuredSpan
 from nars.trial.costs import Costs
+from search_spaces.constraints import Cost
 from search_spaces.point import Point, point_key
 
 if TYPE_CHECKING:
@@ -53,8 +55,8 @@ class Winner:
     def choice(self) -> str:
         """Why this point won (the summary; the recipe header where a trial won)."""
         if self.passed_over is None:
-            return "the predictor-driven evolution's best point"
-        return f"the best trial of the search: the evolution's best point was predicted {self.passed_over:.2f}, not above this trial's measurement"
+            return EVOLVED
+        return f"{BEST_TRIAL}: the evolution's best point was predicted {self.passed_over:.2f}, not above this trial's measurement"
 
 
 def final_stage(experiment: Experiment, space: FBNetV3Space, trials: pd.DataFrame, costs: Costs, output: Path, proxy_epochs: int) -> Winner:
@@ -77,15 +79,21 @@ def final_stage(experiment: Experiment, space: FBNetV3Space, trials: pd.DataFram
     winner = Winner(point, predicted, measured.get(point_key(point)), passed_over, result.front, result.front_predicted,
                     result.front_costs, result.scored_per_minute, pretrained)
     timed = "latency_ms" in s.cost_objectives or any(c.metric == "latency_ms" for c in costs.constraints)
-    cost = costs.model.measure(winner.point, latency=timed)
-    extra = {"flops": cost.flops, "params": cost.params} | ({"latency_ms": cost.latency_ms} if timed else {})
+    extra = cost_header(costs.model.measure(winner.point, latency=timed), timed)
     data_flags = experiment.data.train_flags(output)
     write_recipe(space, winner.point, output / run_folder.BEST_RECIPE, predicted=winner.predicted, measured=winner.measured,
                  metric=s.metric, proxy_epochs=proxy_epochs, extra=extra, data_flags=data_flags,
                  note="; ".join(n for n in (no_signal(trials, s.metric), None if passed_over is None else winner.choice) if n) or None)
+    write_default_recipe(space, output / run_folder.DEFAULT_RECIPE, output=default_folder(output), data_flags=data_flags,
+                         extra=cost_header(costs.model.measure(space.default_config(), latency=timed), timed))
     if s.cost_objectives:
         write_front(result, space, measured, output / run_folder.PARETO_RECIPES, s.metric, proxy_epochs, s.cost_objectives[0], data_flags)
     return winner
+
+
+def cost_header(cost: Cost, timed: bool) -> dict[str, float]:
+    """A recipe header's cost lines: FLOPs and params, and the latency where the search timed its models."""
+    return {"flops": cost.flops, "params": cost.params} | ({"latency_ms": cost.latency_ms} if timed else {})
 
 
 def within_span(span: MeasuredSpan, feasibility: Callable[[list[Point]], np.ndarray] | None) -> Callable[[list[Point]], np.ndarray]:

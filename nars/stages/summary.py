@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from nars.records import run_folder
-from nars.records.trained import final_folder
+from nars.records.trained import default_folder, final_folder
 from nars.records.verdict import no_signal, round_lines
 from nars.stages.final import Winner
 
@@ -36,4 +36,6 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     print(f"outputs in {output}: {run_folder.TRIALS_CSV}, {run_folder.CURVES_CSV}, {run_folder.BEST_RECIPE}, {run_folder.PREDICTOR}, "
           f"{run_folder.SEARCH_CONFIG}, {run_folder.REPORT}/; TensorBoard: tensorboard --logdir {output / run_folder.TRIALS}")
     print(f"train the winner: python -m detector.train --config {output / run_folder.BEST_RECIPE} {data_flags} --output {final_folder(output)}\n"
-          f"then python -m nars.analysis {output}: the report gives its trained {metric.upper()} beside the trials'")
+          f"and the default recipe, to compare: python -m detector.train --config {output / run_folder.DEFAULT_RECIPE} {data_flags} "
+          f"--output {default_folder(output)}\n"
+          f"then python -m nars.analysis {output}: the report gives both trained {metric.upper()}s beside the trials'")

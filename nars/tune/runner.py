@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -25,22 +26,42 @@ if TYPE_CHECKING:
     from nars.trial.costs import CostSettings
     from nars.trial.spec import TrialFn
 
+log = logging.getLogger(__name__)
 
-def init_ray(address: str | None) -> None:
-    """Join the cluster at `address`, or start a local Ray of our own (nothing when Ray already runs here)."""
+
+def init_ray(address: str | None) -> Path | None:
+    """Join the cluster at `address`, or start a local Ray of our own (nothing when Ray already runs here).
+    Returns the session folder of a Ray started here, whose logs `keep_ray_logs` copies into the run folder."""
     # Tune warns about frequent experiment snapshots whenever short trials checkpoint every epoch;
     # that is expected here and the warning would bury the progress lines.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     import ray
 
     if ray.is_initialized():
-        return
-    if address:
+        return None
+    if address:  # the cluster's logs live on its nodes, under each one's session folder
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-    else:
-        # "local": a new Ray of our own even when this machine runs a cluster (`ray start`), which a bare
-        # ray.init() would join, and then refuse our num_cpus
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+        return None
+    # "local": a new Ray of our own even when this machine runs a cluster (`ray start`), which a bare
+    # ray.init() would join, and then refuse our num_cpus
+    context = ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING,
+                       log_to_driver=False)
+    return Path(context.address_info["session_dir"])
+
+
+def keep_ray_logs(session: Path | None, output: Path) -> None:
+    """Copy Ray's own logs (its processes' output, where a worker that died says why) into `RUN/ray_logs/<session>`.
+
+    Ray writes them under its temporary folder, because its sockets live there and a socket path is limited to 107
+    bytes; there nobody looks for them and a reboot removes them. Registered with `atexit` by the search, so a failed
+    or interrupted search keeps them too; a resumed one adds its own session beside the first."""
+    if session is None or not (session / "logs").is_dir():
+        return
+    try:
+        shutil.copytree(session / "logs", output / run_folder.RAY_LOGS / session.name, dirs_exist_ok=True,
+                        ignore_dangling_symlinks=True)
+    except (OSError, shutil.Error) as exc:  # a log that vanished mid-copy: the rest is kept, and the search's result stands
+        log.warning("Ray's logs were not all copied from %s: %s", session / "logs", exc)
 
 
 def trial_logger(total: int, metric: str) -> Any:
@@ -131,8 +152,8 @@ def run_tune(experiment: Experiment, space_spec: dict[str, Any], paths: DataPath
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             ),
         )
-    print(f"Ray Tune's state and results: {path}; each trial's training files (TensorBoard events in tb/): {output / run_folder.TRIALS}",
-          flush=True)
+    print(f"Ray Tune's state and results: {path}; each trial's training files (TensorBoard events in tb/): {output / run_folder.TRIALS}; "
+          f"Ray's own logs (local Ray): {output / run_folder.RAY_LOGS}", flush=True)
     with tune_interrupt() as interrupted:
         results = tuner.fit()
     if interrupted.is_set():  # nothing may name a winner from part of a search

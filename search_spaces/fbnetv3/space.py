@@ -282,7 +282,19 @@ class FBNetV3Space(SearchSpace):
 
     def to_config(self, point: Mapping[str, Any]) -> DetectorConfig:
         """The detector config of a point: base, plus the arch built from the template, plus every value."""
-        values = self.complete(point)
+        return self._config_of(self.complete(point))
+
+    def default_config(self) -> DetectorConfig:
+        """The recipe a user trains without searching, to compare a winner with: the base config (the template's
+        arch) with every `fixed:` value applied, each searched knob left at its base value. A pinned value whose
+        condition names searched parameters applies when their base values meet it."""
+        data = self._base
+        base_values = {n: get_path(data, t) for n, t in self._targets.items()} | read_derived(data)
+        if self.template is not None:
+            base_values |= self.template.read(self.template.source)
+        return self._config_of({k: v for k, v in self.fixed.items() if _holds(self._fixed_when[k], base_values)})
+
+    def _config_of(self, values: Mapping[str, Any]) -> DetectorConfig:
         data = copy.deepcopy(self._base)
         if self.template is not None:
             arch_values = {k: v for k, v in values.items() if k in self._arch_props}

@@ -118,3 +118,19 @@ def test_cli_writes_and_refuses_a_foreign_folder(tmp_path: Path) -> None:
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "--force" in lines[0]
     assert not (foreign / "train.json").exists()
+
+
+def test_test_split_is_held_out_and_leaves_train_and_val_unchanged(tmp_path: Path) -> None:
+    plain = generate_synthetic_coco(tmp_path / "plain", num_train=4, num_val=3, image_size=(48, 64))
+    with_test = generate_synthetic_coco(tmp_path / "test", num_train=4, num_val=3, image_size=(48, 64), num_test=5)
+    for split in ("train", "val"):
+        assert (plain / f"{split}.json").read_bytes() == (with_test / f"{split}.json").read_bytes()
+    test = json.loads((with_test / "test.json").read_text())
+    ids = {i["id"] for split in ("train", "val") for i in json.loads((with_test / f"{split}.json").read_text())["images"]}
+    assert len(test["images"]) == 5 and not ids & {i["id"] for i in test["images"]} and test["annotations"]
+    assert all((with_test / "images" / i["file_name"]).is_file() for i in test["images"])
+    assert not (plain / "test.json").exists()
+    again = generate_synthetic_coco(with_test, num_train=4, num_val=3, image_size=(48, 64))  # regenerated without one
+    assert not (again / "test.json").exists() and not list((again / "images").glob("test_*.png"))
+    with pytest.raises(UserError, match="num_test >= 0"):
+        generate_synthetic_coco(tmp_path / "bad", num_test=-1)

@@ -117,6 +117,8 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
     assert f"proxy budget {calibration['proxy_epochs']} epochs" in first.stdout
     # Ray's banner named its temporary session folder; the search names the run's own folders and real data instead
     assert "/session_" not in first.stdout and f"Ray Tune's state and results: {storage}/search;" in first.stdout
+    assert f"Ray's own logs (local Ray): {out / 'ray_logs'}" in first.stdout  # kept there, out of Ray's temporary folder
+    assert [p.name for p in (out / "ray_logs").iterdir()][0].startswith("session_") and any((out / "ray_logs").rglob("raylet*"))
     assert f"--data {out / 'data'} --output {out / 'final'}" in first.stdout
 
     trials = pd.read_csv(out / "trials.csv")
@@ -128,6 +130,9 @@ def test_small_calibrated_multi_objective_search_then_resume_trains_nothing_agai
     front = [float(re.search(r"# flops: (\S+)", r.read_text())[1]) for r in recipes]
     assert all(f <= 3e8 for f in front), "every point of the front meets the constraint"
     assert "# flops:" in (out / "best_recipe.yaml").read_text()
+    default = yaml.safe_load((out / "default_recipe.yaml").read_text())  # the recipe without a search, to train beside the winner
+    assert default["train"]["lr"] == 0.02 and default["train"]["epochs"] == 24  # space.base's lr (searched), space.fixed's epochs
+    assert f"--config {out / 'default_recipe.yaml'} --data {out / 'data'} --output {out / 'default'}" in first.stdout
     assert (out / "report" / "report.md").is_file() and (out / "report" / "pareto.png").is_file()
 
     trained = _epochs_trained(out)

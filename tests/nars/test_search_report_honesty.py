@@ -61,6 +61,7 @@ def test_summary_warns_instead_of_naming_a_winner_and_gives_the_real_data(capsys
     assert f"warning: all 8 trials measured 0.00 AP: {NO_SIGNAL_HINT}" in out
     assert "\nwinner:" not in out and "names no winner" in out
     assert f"--config {tmp_path / 'best_recipe.yaml'} --data /data/cards --output {tmp_path / 'final'}" in out
+    assert f"--config {tmp_path / 'default_recipe.yaml'} --data /data/cards --output {tmp_path / 'default'}" in out
     assert "<dataset>" not in out and f"tensorboard --logdir {tmp_path / 'trials'}" in out
 
     print_summary(TABLE, winner(5.2, 6.0), "ap", tmp_path, 60.0, "--data /data/cards")
@@ -96,8 +97,9 @@ def test_report_names_the_trained_winner_beside_the_best_trial(tmp_path):
             "(eval_val.json); these images also ranked the trials: optimistic |") in text
     assert "| best trial d8ed389a | 6.01 | the search's val split, after 5 epochs (the proxy budget) |" in text
     assert "| winner, predicted | 6.74 | not measured: the final predictor's estimate |" in text
-    assert "not trained yet" not in text and "it flatters the winner" in text
-    assert "The default recipe is not measured" in text
+    assert "| winner (best_recipe.yaml) after its final training | - | not trained yet" not in text and "it flatters the winner" in text
+    assert (f"The default recipe is not trained yet: `python -m detector.train --config {folder.resolve() / 'default_recipe.yaml'} "
+            f"--data {folder.resolve() / 'data'} --output {folder.resolve() / 'default'}`") in text
     assert "- round 1 (2 trials): predicted " in text  # the per-round lines, before the pooled Kendall tau
 
 
@@ -128,7 +130,33 @@ def test_trained_results_prefer_the_held_out_split_and_say_what_is_missing(tmp_p
     run = load_run(copy_run(tmp_path), trained=folder, default=eval_report(tmp_path / "default.json", 7.0, "test"))
     assert headline(run)[0] == ("winner (best_recipe.yaml) after its final training: 9.80 AP, test split, 16 images, "
                                 "after 3 epochs of training (eval_test.json)")
-    assert headline(run)[-1] == "default recipe: 7.00 AP, test split, 16 images (default.json)"
+    assert headline(run)[-1] == "default recipe (default_recipe.yaml): 7.00 AP, test split, 16 images (default.json)"
+    assert notes(run) == [("The winner and the default recipe were not measured alike (test split, 16 images, after 3 epochs of "
+                           "training (eval_test.json) against test split, 16 images (default.json)): compare them on the same "
+                           "split after the same epochs.")]
+
+
+def test_both_trainings_in_the_run_folder_are_compared_without_flags(tmp_path, capsys):
+    from nars.analysis.__main__ import main
+
+    folder = copy_run(tmp_path)
+    for name, ap in (("final", 9.8), ("default", 7.25)):
+        eval_report(folder / name / "eval_test.json", ap, "test")
+        (folder / name / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "ap": 1.0}) + "\n" for e in (1, 24)))
+    main([str(folder)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["winner (best_recipe.yaml) after its final training: 9.80 AP, test split, 16 images, after 24 epochs of "
+                       "training (eval_test.json)",
+                       "best trial d8ed389a: 6.01 AP, the search's val split, after 5 epochs (the proxy budget)",
+                       "winner, predicted: 6.74 AP, not measured: the final predictor's estimate",
+                       "default recipe (default_recipe.yaml): 7.25 AP, test split, 16 images, after 24 epochs of training "
+                       "(eval_test.json)"]
+    assert notes(load_run(folder)) == []  # measured alike, on images that chose nothing
+    (folder / "default" / "eval_test.json").unlink()
+    (folder / "default" / "metrics.jsonl").write_text("")  # still training: said, not an error
+    assert notes(load_run(folder)) == [f"No result of the default recipe's training yet: {folder.resolve() / 'default'} holds no "
+                                       "eval_*.json and no evaluated epoch in metrics.jsonl (still training, or trained without "
+                                       "validation data: python -m detector.evaluate measures it)."]
 
 
 def test_set_errors_name_the_set_and_file_errors_the_file(tmp_path):

@@ -423,3 +423,22 @@ def test_sampled_points_build_and_train(space):
         with torch.no_grad():
             outputs = model.eval()(images)
         assert len(outputs) == 2 and set(outputs[0]) == {"boxes", "labels", "scores"}
+
+
+def test_default_config_is_the_base_with_the_pinned_values():
+    """The recipe a winner is compared with: what a user trains without searching. Searched knobs keep the base's
+    value even where a sample would differ; pinned ones (recipe and arch alike) apply."""
+    spec = yaml.safe_load((REPO / "experiments" / "quickstart_search.yaml").read_text())["space"]
+    spec["fixed"] = {**spec["fixed"], "trunk1_width": 24}
+    space = load_space(spec)
+    config = space.default_config()
+    assert config.train.lr == space.base.train.lr == 0.02  # sgd_lr is searched in [0.02, 0.12]: the base value stays
+    assert config.model.rpn.pre_nms_topk_train == space.base.model.rpn.pre_nms_topk_train  # searched, outside its range
+    assert (config.train.epochs, config.train.batch_size, config.model.norm) == (24, 4, "naiveSyncBN")  # fixed
+    assert config.train.warmup_iters == 8 and config.input.min_size == 96  # base values of excluded knobs
+    layout = space.template.read(config.model.arch)
+    assert layout["trunk1_width"] == 24  # pinned arch property
+    assert {k: v for k, v in layout.items() if k != "trunk1_width"} == {
+        k: v for k, v in space.template.read(space.template.source).items() if k != "trunk1_width"}
+    sampled = space.to_config(space.sample(1, seed=3)[0])
+    assert sampled.train.lr != config.train.lr and sampled.train.epochs == config.train.epochs
