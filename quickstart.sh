@@ -21,11 +21,10 @@ SEARCH="$OUT/search"
 DATA="$SEARCH/data"
 $PY -m nars.search --config experiments/quickstart_search.yaml --output "$SEARCH"
 # the winner and the default recipe, each trained for the winner's full schedule; each training measures the test
-# split the search never saw (eval_test.json), where the comparison is fair
+# split the search never saw (eval_test.json with its PR curve, confusion matrix and samples sheet), where the
+# comparison is fair
 $PY -m detector.train --config "$SEARCH/best_recipe.yaml" --data "$DATA" --output "$SEARCH/final"
 $PY -m detector.train --config "$SEARCH/default_recipe.yaml" --data "$DATA" --output "$SEARCH/default"
-# the winner's test evaluation again, now with its figures (PR curve, confusion matrix, labels | predictions sheet)
-$PY -m detector.evaluate --checkpoint "$SEARCH/final/model_final.pt" --data "$DATA" --split test
 $PY -m detector.predict --checkpoint "$SEARCH/final/model_final.pt" --data "$DATA" --split test \
     --output "$OUT/predictions" --score-thresh 0.5
 # the search's report again, now with both trainings beside the trials; it prints that comparison

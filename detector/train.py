@@ -109,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"outputs in {out}/:")
     for name, what in ((FINAL, "weights for evaluate/predict/export"), (LAST, "full state for --resume"),
                        (METRICS, "per-epoch metrics"), (CONFIG, "resolved config"), (CURVES, "loss and AP curves"),
-                       (report_name("test"), "AP of the final model on the held-out test split"),
+                       (report_name("test"), "AP of the final model on the held-out test split (its PR curve, confusion "
+                                             "matrix and samples sheet: eval_test_*.png)"),
                        (f"{TENSORBOARD}/", f"TensorBoard events: tensorboard --logdir {out / TENSORBOARD}")):
         if (out / name).exists():
             print(f"  {name:<15} {what}")

@@ -12,7 +12,8 @@
 * `last.pt`       everything for exact resume, rewritten atomically after every epoch;
 * `model_final.pt` weights (+ EMA weights), config, class names, label map and final metrics;
 * `curves.png`    loss and AP per epoch; `tb/` TensorBoard events when TensorBoard is installed;
-* `eval_test.json` with a held-out `test` split: the final weights' AP on it, as `detector.evaluate` writes it.
+* `eval_test.json` with a held-out `test` split: the final weights' AP on it, as `detector.evaluate` writes it, with
+  the same figures beside it (`eval_test_pr_curve.png`, `eval_test_confusion.png`, `eval_test_samples.png`).
 
 Exact resume: every epoch starts by re-seeding all RNGs and the data order from `seed + epoch`,
 so an interrupted run resumed from `last.pt` takes the same optimizer steps as one that was never
@@ -38,6 +39,7 @@ from detector.config import DetectorConfig, load_config
 from detector.data.dataset import CocoDetection
 from detector.data.paths import DataPaths, SplitFiles
 from detector.data.run_sets import load_test_set
+from detector.evaluation.figures import write_report_figures
 from detector.evaluation.split_report import report_name, split_report, write_report
 from detector.training.callbacks import (
     Checkpointer,
@@ -154,5 +156,7 @@ def _evaluate_test(trainer: Trainer, test_set: CocoDetection, test: SplitFiles) 
     evaluation = trainer.evaluate_deployed(test_set)
     report = split_report(evaluation, source=trainer.output_dir / FINAL, exported=False, ann_file=test.ann_file, split=test.name,
                           num_images=len(test_set), weights="model" if trainer.ema is None else "ema", batch_size=trainer.tc.batch_size)
-    write_report(report, trainer.output_dir / report_name(test.name))
+    path = trainer.output_dir / report_name(test.name)
+    write_report(report, path)
+    write_report_figures(evaluation, test_set, path)  # the PR curve, confusion matrix and sheet `detector.evaluate` draws
     return evaluation.metrics

@@ -73,7 +73,11 @@ def test_training_holds_the_test_split_out_and_evaluates_it_once_at_the_end(trai
     loaded, test_names = trained["loaded"], set(trained["test_names"])
     first_test = min(i for i, name in enumerate(loaded) if name in test_names)
     assert all(name not in test_names for name in loaded[:first_test]) and first_test >= 12  # 8 train + 4 val images before
-    assert sorted(loaded[first_test:]) == sorted(test_names)  # after training and the val evaluation: each test image once
+    evaluated = loaded[first_test : first_test + len(test_names)]
+    assert sorted(evaluated) == sorted(test_names)  # after training and the val evaluation: each test image once
+    assert set(loaded[first_test + len(test_names) :]) <= test_names  # then the samples sheet draws some of them again
+    for figure in ("pr_curve", "confusion", "samples"):  # the figures detector.evaluate draws
+        assert (trained["out"] / f"eval_test_{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
     records = [json.loads(line) for line in (trained["out"] / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 1 and "ap" in records[0]
 
