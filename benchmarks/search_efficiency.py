@@ -197,7 +197,10 @@ def report(args: argparse.Namespace, argv: Sequence[str]) -> str:
         f"regularized evolution uses population {EVOLUTION['population']}, sample {EVOLUTION['sample']}, one-parameter mutations; "
         f"local search starts from the best of {LOCAL_START} random points, moves to the first improving "
         "one-parameter neighbour and restarts from a random point at a local optimum; SMAC3 is its HPO facade (random forest); "
-        "numeric table values are ordered choices, strings unordered ones.",
+        "numeric table values are ordered choices, strings unordered ones: Optuna gets an ordered choice as an integer index "
+        "into its values (TPE and the GP see neighbouring values as alike), SMAC3 as an ordinal; a proposal of a point "
+        "the search measured already (or is measuring) is told that result without spending an evaluation (Optuna, SMAC3: "
+        "`nars.searchers.screened`).",
         "",
     ]
     goals = []

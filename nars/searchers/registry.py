@@ -21,7 +21,8 @@ SEARCHERS: dict[str, str] = {
 }
 """Searcher name -> `module:Class`; NARS first, then the baselines."""
 UNCONSTRAINED = ("optuna-tpe", "optuna-qmc", "optuna-gp", "smac")
-"""Searchers that cannot take constraints: `build_searcher` rejects their infeasible proposals for them."""
+"""Searchers that know neither the constraints nor what they measured: `build_searcher` screens their proposals
+(`nars.searchers.screened`: no trial for an infeasible point or a repeat)."""
 
 
 def searcher_class(name: str) -> type:

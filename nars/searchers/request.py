@@ -1,7 +1,7 @@
 """`SearchRequest`: what any searcher is built from, and `build_searcher`, which builds the one it names.
 
-Each searcher class builds itself from the request (`from_request`), taking what it uses; a searcher that takes
-no constraints (Optuna, SMAC3) is wrapped in `FeasibleOnly` when the search has some.
+Each searcher class builds itself from the request (`from_request`), taking what it uses; a searcher that knows
+neither the constraints nor what the search measured (Optuna, SMAC3) is wrapped in `ScreenedProposals`.
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ class SearchRequest:
 
 
 def build_searcher(request: SearchRequest) -> Searcher:
-    """The searcher `request.name` names, built from the request; constraints enforced for those without them."""
+    """The searcher `request.name` names, built from the request; for those that know neither the constraints nor what
+    they measured, infeasible points and repeats are screened out before they become trials."""
     searcher = searcher_class(request.name).from_request(request)
-    if request.name in UNCONSTRAINED and request.feasible is not None:
-        from nars.searchers.feasible_only import FeasibleOnly
+    if request.name in UNCONSTRAINED:
+        from nars.searchers.screened import ScreenedProposals
 
-        return FeasibleOnly(searcher, request.feasible)
+        return ScreenedProposals(searcher, request.feasible)
     return searcher
 
 

@@ -263,13 +263,13 @@ def test_baselines_run_on_the_same_space(local_ray, tmp_path, kind):
 
 
 def test_a_constrained_optuna_search_through_tune_trains_only_feasible_points(local_ray, tmp_path):
-    from nars.searchers.feasible_only import FeasibleOnly
+    from nars.searchers.screened import ScreenedProposals
     from nars.searchers.optuna import OptunaSearcher
 
     def feasible(points: list[dict]) -> np.ndarray:
         return np.array([p["x0"] + p["x1"] <= 0.5 for p in points])  # an eighth of the (x0, x1) square
 
-    searcher = FeasibleOnly(OptunaSearcher(load_space(SPACE), "optuna-tpe", seed=0, metric="score", mode="max", startup=3), feasible)
+    searcher = ScreenedProposals(OptunaSearcher(load_space(SPACE), "optuna-tpe", seed=0, metric="score", mode="max", startup=3), feasible)
     tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=2), num_samples=8),
                        run_config=tune.RunConfig(storage_path=str(tmp_path), name="constrained", verbose=0))
     frame = tuner.fit().get_dataframe()
