@@ -41,8 +41,8 @@ def comparison(run: Run) -> pd.DataFrame:
 
 
 def notes(run: Run) -> list[str]:
-    """What the comparison's figures do not say by themselves, and the commands that fill its gaps."""
-    lines = []
+    """The verdict, what the comparison's figures do not say by themselves, and the commands that fill its gaps."""
+    lines = [line[0].upper() + line[1:] + "." for line in [verdict(run)] if line]
     if run.trained is None and run.trained_error:
         lines.append(f"No result of the winner's final training yet: {run.trained_error}.")
     elif run.trained is None:
@@ -65,11 +65,31 @@ def notes(run: Run) -> list[str]:
     return lines
 
 
+def verdict(run: Run) -> str | None:
+    """The answer in one line, where the winner and the default recipe were trained and measured alike: by how much the
+    search beat the default (or did not). None otherwise."""
+    trained, default = run.trained, run.default
+    if trained is None or default is None or (trained.split, trained.epochs) != (default.split, default.epochs):
+        return None
+    gap = trained.value - default.value
+    where = f"{trained.split} split" + (f", {trained.images} images" if trained.images else "")
+    if round(gap, 2) == 0:
+        outcome = "level with the default recipe: the search gained nothing here"
+    elif gap > 0:
+        outcome = f"{gap:.2f} {run.metric.upper()} above the default recipe"
+    else:
+        outcome = f"{-gap:.2f} {run.metric.upper()} below the default recipe: the search did not pay off here"
+    caveat = "; these images also chose the winner" if trained.optimistic else ""
+    return f"verdict: the winner measured {outcome} ({where}, one training each{caveat})"
+
+
 def headline(run: Run) -> list[str]:
-    """The comparison as console lines: 'winner (...) after its final training: 11.30 AP, val split, ...'."""
+    """The comparison as console lines: 'winner (...) after its final training: 11.30 AP, val split, ...', then the
+    verdict where there is one."""
     metric = run.metric
-    return [f"{row['recipe']}: " + (row[HOW] if math.isnan(row[metric]) else f"{row[metric]:.2f} {metric.upper()}, {row[HOW]}")
-            for _, row in comparison(run).iterrows()]
+    lines = [f"{row['recipe']}: " + (row[HOW] if math.isnan(row[metric]) else f"{row[metric]:.2f} {metric.upper()}, {row[HOW]}")
+             for _, row in comparison(run).iterrows()]
+    return lines + [line for line in [verdict(run)] if line]
 
 
 def _row(recipe: str, value: float | None, how: str, metric: str) -> dict[str, object]:

@@ -33,8 +33,9 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
         measured = f", measured {winner.measured:.2f} on the proxy budget" if winner.measured is not None else ", not trained in a trial"
         print(f"\nwinner: {winner.choice} ({winner.scored_per_minute:,.0f} candidates/min); predicted {metric} {winner.predicted:.2f}{measured}")
     print(f"final predictor pretrained on: {winner.pretraining}")
-    print(f"outputs in {output}: {run_folder.TRIALS_CSV}, {run_folder.CURVES_CSV}, {run_folder.BEST_RECIPE}, {run_folder.PREDICTOR}, "
-          f"{run_folder.SEARCH_CONFIG}, {run_folder.REPORT}/; TensorBoard: tensorboard --logdir {output / run_folder.TRIALS}")
+    print(f"outputs in {output}: {run_folder.TRIALS_CSV}, {run_folder.CURVES_CSV}, {run_folder.BEST_RECIPE}, {run_folder.DEFAULT_RECIPE}, "
+          f"{run_folder.PREDICTOR}, {run_folder.SEARCH_CONFIG}, {run_folder.REPORT}/, {run_folder.RAY_LOGS}/ (Ray's own logs); "
+          f"TensorBoard: tensorboard --logdir {output / run_folder.TRIALS}")
     print(f"train the winner: python -m detector.train --config {output / run_folder.BEST_RECIPE} {data_flags} --output {final_folder(output)}\n"
           f"and the default recipe, to compare: python -m detector.train --config {output / run_folder.DEFAULT_RECIPE} {data_flags} "
           f"--output {default_folder(output)}\n"

@@ -14,7 +14,7 @@ import pytest
 from core.errors import ConfigError, DataError
 from core.overrides import origin_of
 from nars.analysis import load_run, write_report
-from nars.analysis.how_good import comparison, headline, notes
+from nars.analysis.how_good import comparison, headline, notes, verdict
 from nars.config.experiment import DataSettings, load_experiment
 from nars.records.tables import typed_trials
 from nars.records.trained import read_trained
@@ -150,8 +150,14 @@ def test_both_trainings_in_the_run_folder_are_compared_without_flags(tmp_path, c
                        "best trial d8ed389a: 6.01 AP, the search's val split, after 5 epochs (the proxy budget)",
                        "winner, predicted: 6.74 AP, not measured: the final predictor's estimate",
                        "default recipe (default_recipe.yaml): 7.25 AP, test split, 16 images, after 24 epochs of training "
-                       "(eval_test.json)"]
-    assert notes(load_run(folder)) == []  # measured alike, on images that chose nothing
+                       "(eval_test.json)",
+                       "verdict: the winner measured 2.55 AP above the default recipe (test split, 16 images, one training each)"]
+    # measured alike, on images that chose nothing: the verdict is all there is to add
+    assert notes(load_run(folder)) == ["Verdict: the winner measured 2.55 AP above the default recipe (test split, 16 images, "
+                                       "one training each)."]
+    eval_report(folder / "default" / "eval_test.json", 12.0, "test")
+    assert verdict(load_run(folder)) == ("verdict: the winner measured 2.20 AP below the default recipe: the search did not pay "
+                                         "off here (test split, 16 images, one training each)")
     (folder / "default" / "eval_test.json").unlink()
     (folder / "default" / "metrics.jsonl").write_text("")  # still training: said, not an error
     assert notes(load_run(folder)) == [f"No result of the default recipe's training yet: {folder.resolve() / 'default'} holds no "
