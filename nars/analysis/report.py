@@ -19,7 +19,7 @@ from nars.analysis.run import COST_AXES, MIN_QUALITY_TRIALS, Run, load_run
 from nars.records import run_folder
 from nars.records.tables import METRICS as AP_COLUMNS
 from nars.records.tables import PARAM_PREFIX, STATUSES
-from nars.records.verdict import no_signal, round_lines
+from nars.records.verdict import coverage_line, no_signal, round_lines
 
 TOP_PARAMETERS = 6  # parameters shown in the top-k values figure
 REPORT = "report.md"
@@ -176,7 +176,7 @@ def predictor_section(run: Run, output: Path, prefix: str) -> list[str]:
     pooled = run.predictor_quality(by_round=False).iloc[0]
     figure = plots.predicted_vs_measured(run, quality, output / f"{prefix}predicted_vs_measured.png")
     lines += ["What each round's predictor promised for the trials it chose, before they trained, and what they measured:", "",
-              *(f"- {line}" for line in round_lines(run.trials, run.metric)), "",
+              *(f"- {line}" for line in [*round_lines(run.trials, run.metric), coverage_line(run.trials, run.metric)] if line), "",
               ("None of a round's trials was in its predictor's training data. Rank correlations say whether it ordered them "
                f"right (the search only orders candidates by it); rounds with fewer than {MIN_QUALITY_TRIALS} measured trials have none."), "",
               markdown_table(quality), "",

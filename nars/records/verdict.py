@@ -51,3 +51,18 @@ def round_lines(trials: pd.DataFrame, metric: str) -> list[str]:
             line += f"; {verdict} beat the best start trial (round 0: {start.max():.2f})"
         lines.append(line)
     return lines
+
+
+def coverage_line(trials: pd.DataFrame, metric: str) -> str | None:
+    """How often the predictor's +-1 std, given before a trial trained, held its measurement (pooled over the predicted
+    rounds); None when no trial carries a predicted std. A calibrated std holds about 68%: far fewer means the search
+    explored with an uncertainty it did not have, far more that it explored too little."""
+    data = measured_trials(trials, metric)
+    if "predicted_std" not in data:
+        return None
+    predicted = data[data["predicted"].notna() & data["predicted_std"].notna()]
+    if predicted.empty:
+        return None
+    held = int((abs(predicted[metric] - predicted["predicted"]) <= predicted["predicted_std"]).sum())
+    return (f"+-1 predicted std held the measurement of {held} of {len(predicted)} predicted trials ({held / len(predicted):.0%}; "
+            "a calibrated std holds about 68%)")

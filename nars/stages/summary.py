@@ -11,7 +11,7 @@ import pandas as pd
 
 from nars.records import run_folder
 from nars.records.trained import default_folder, final_folder
-from nars.records.verdict import no_signal, round_lines
+from nars.records.verdict import coverage_line, no_signal, round_lines
 from nars.stages.final import Winner
 
 
@@ -23,7 +23,7 @@ def print_summary(trials: pd.DataFrame, winner: Winner, metric: str, output: Pat
     shown["params"] = shown["params"].map(lambda v: f"{v / 1e6:.2f}M" if isinstance(v, (int, float)) and not math.isnan(v) else "-")
     print(f"\nsearch finished in {seconds / 60:.1f} min: {len(trials)} trials ({', '.join(f'{v} {k}' for k, v in counts.items())})")
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    rounds = round_lines(trials, metric)
+    rounds = [line for line in [*round_lines(trials, metric), coverage_line(trials, metric)] if line]
     if rounds:
         print("\npredicted rounds (predictions made before the trials trained):\n  " + "\n  ".join(rounds))
     warning = no_signal(trials, metric)

@@ -18,7 +18,7 @@ from nars.analysis.how_good import comparison, headline, notes, verdict
 from nars.config.experiment import DataSettings, load_experiment
 from nars.records.tables import typed_trials
 from nars.records.trained import read_trained
-from nars.records.verdict import no_signal, round_lines
+from nars.records.verdict import coverage_line, no_signal, round_lines
 from nars.stages.final import Winner
 from nars.stages.summary import print_summary
 
@@ -68,6 +68,15 @@ def test_summary_warns_instead_of_naming_a_winner_and_gives_the_real_data(capsys
     out = capsys.readouterr().out
     assert "warning" not in out and "predicted ap 5.20, measured 6.00 on the proxy budget" in out
     assert "round 1 (2 trials): predicted 6.20 AP on average, measured 3.10" in out
+
+
+def test_coverage_says_how_often_the_predicted_std_held_the_measurement():
+    # c: 6.0 +- 2.0 holds 3.0 (|3.0 - 6.0| = 3.0 > 2.0: no); d: 6.4 +- 3.5 holds 3.2 (yes); e: 5.5 +- 0.5 holds 6.0 (yes);
+    # g: 4.5 +- 1.0 holds 1.0 (no)
+    table = TABLE.assign(predicted_std=TABLE["trial_id"].map({"c": 2.0, "d": 3.5, "e": 0.5, "g": 1.0}))
+    assert coverage_line(table, "ap") == ("+-1 predicted std held the measurement of 2 of 4 predicted trials (50%; "
+                                          "a calibrated std holds about 68%)")
+    assert coverage_line(TABLE.assign(predicted_std=None), "ap") is None  # older runs: no std
 
 
 def test_round_lines_state_predicted_against_measured():
