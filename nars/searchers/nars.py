@@ -1,11 +1,11 @@
 """`NARSSearcher`: round-based predictor-guided search as a Ray Tune `Searcher`.
 
 Round 0 trains a scrambled-Sobol pool of feasible points (under constraints, the most evenly spread of
-many: `nars.searchers.spread`). Every later round refits the accuracy predictor on all finished trials and suggests
-the best predicted untried candidates, keeping an `exploration` share, counted over the whole search, for
-the most uncertain-but-promising ones (upper confidence bound). With
-several objectives (accuracy plus costs such as FLOPs or latency) candidates are ranked by their
-predicted Pareto front (NSGA-II non-dominated rank, ties by predicted accuracy).
+many: `nars.searchers.spread`). Every later round refits the accuracy predictor on all finished trials (on a log
+scale for a minimised positive metric: `nars.predictor.targets`) and suggests the best predicted untried candidates,
+keeping an `exploration` share, counted over the whole search, for the most uncertain-but-promising ones (upper
+confidence bound). With several objectives (accuracy plus costs such as FLOPs or latency) candidates are ranked by
+their predicted Pareto front (NSGA-II non-dominated rank, ties by predicted accuracy).
 
 The predictor learns only from trials of the whole proxy budget: a result with `budget` < 1 (a trial
 stopped early) is kept in the history but is not a label, and an infeasible or failed trial has no value.
@@ -32,6 +32,7 @@ from core.atomic import atomic_write_text
 from nars.config.settings import RoundSettings
 from nars.predictor import make_predictor
 from nars.predictor.pretraining import FreeStatPretraining, PretrainDecision
+from nars.predictor.targets import TargetTransform
 from nars.searchers.base import MetricAwareSearcher
 from nars.searchers.pareto import non_dominated_rank
 from nars.searchers.spread import most_even_subset
@@ -104,6 +105,7 @@ class NARSSearcher(MetricAwareSearcher):
         self.round_predictions: list[dict[str, Any]] = []
         self.pretraining = None if free_stats is None else FreeStatPretraining.for_search(space, free_stats, self.settings.predictor, seed)
         self.pretrain_decision: PretrainDecision | None = None
+        self.transform = TargetTransform(mode or "max")
 
     @classmethod
     def from_request(cls, request: SearchRequest) -> NARSSearcher:
@@ -242,15 +244,18 @@ class NARSSearcher(MetricAwareSearcher):
         return [pool[i] for i in most_even_subset(self.space.encode(pool), size)]
 
     def _fit_predictor(self, labelled: list[dict[str, Any]]) -> None:
+        """Fit the predictor on the labels' targets (`TargetTransform`: -log of a minimised positive metric)."""
         options = dict(self.settings.predictor.options)
         if self.settings.predictor.kind == "mlp":
             options.setdefault("seed", self.seed + self.round)
         predictor = make_predictor(self.settings.predictor.kind, **options)
         points = [e["point"] for e in labelled]
         y = np.array([e["value"] for e in labelled], dtype=np.float64)
+        self.transform = TargetTransform.for_metric(self.mode or "max", y)
+        targets = self.transform.to_target(y)
         if self.pretraining is not None:
             self.pretrain_decision = self.pretraining.apply(predictor, points, y)
-        predictor.fit(self.space.encode(points), -y if self.mode == "min" else y)
+        predictor.fit(self.space.encode(points), targets)
         self.predictor = predictor
 
     def _candidates(self, labelled: list[dict[str, Any]]) -> list[Point]:
@@ -285,9 +290,11 @@ class NARSSearcher(MetricAwareSearcher):
         n_explore = exploration_picks(sum(len(r["points"]) for r in self.round_predictions), size, self.settings.exploration)
         exploited = self._take_feasible(candidates, self._exploit_order(candidates, mean), size - n_explore, [])
         chosen = self._take_feasible(candidates, np.argsort(-(mean + 2.0 * std)), size, exploited)
+        predicted, predicted_std = self.transform.to_metric(mean[chosen], std[chosen])  # the metric's units, for the tables
         self.round_predictions.append(
-            {"round": self.round, "points": [candidates[i] for i in chosen], "predicted": [float(mean[i]) for i in chosen],
-             "std": [float(std[i]) for i in chosen], "explored": len(chosen) - len(exploited), "trained_on": len(labelled),
+            {"round": self.round, "points": [candidates[i] for i in chosen], "predicted": predicted.tolist(),
+             "std": predicted_std.tolist(), "target": self.transform.name, "explored": len(chosen) - len(exploited),
+             "trained_on": len(labelled),
              **(self.pretrain_decision.as_dict() if self.pretrain_decision else {})}
         )
         return [candidates[i] for i in chosen]
