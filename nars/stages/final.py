@@ -4,10 +4,10 @@ with it, and write the winner (`best_recipe.yaml`) and, with cost objectives, th
 The evolution stays inside the values the trials measured (`nars.stages.measured_span`): beyond them the
 predictor extrapolates, and the maximum of a predictor is where it extrapolates most.
 
-The evolution's best point wins only where the predictor claims more for it than the best trial measured:
-a measurement beats a guess that does not exceed it. With few trials the predictor's best guesses are its
-least founded ones, and a user should then train the recipe the search saw work (BENCHMARKS.md, "Detection
-search", has the searches that showed it)."""
+The evolution's best point wins only where the predictor claims more for it than the best trial measured, by more
+than the prediction's calibrated std: a measurement beats a guess that does not surely exceed it. With few trials the
+predictor's best guesses are its least founded ones, and a user should then train the recipe the search saw work
+(BENCHMARKS.md, "Detection search", has the searches that showed it)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from core.atomic import atomic_open
 from core.errors import UserError
 from nars.config.experiment import Experiment
 from nars.predictor import Predictor, make_predictor
+from nars.predictor.calibration import Calibration, cross_validated
 from nars.predictor.pretraining import FreeStatPretraining
 from nars.records import run_folder
 from nars.records.recipe import BEST_TRIAL, EVOLVED, write_default_recipe, write_recipe
@@ -56,7 +57,7 @@ class Winner:
         """Why this point won (the summary; the recipe header where a trial won)."""
         if self.passed_over is None:
             return EVOLVED
-        return f"{BEST_TRIAL}: the evolution's best point was predicted {self.passed_over:.2f}, not above this trial's measurement"
+        return f"{BEST_TRIAL}: the evolution's best point was predicted {self.passed_over:.2f}, not surely above this trial's measurement"
 
 
 def final_stage(experiment: Experiment, space: FBNetV3Space, trials: pd.DataFrame, costs: Costs, output: Path, proxy_epochs: int) -> Winner:
@@ -75,7 +76,8 @@ def final_stage(experiment: Experiment, space: FBNetV3Space, trials: pd.DataFram
     result = evolve(space, predictor.predict, seeds=points[: s.evolution.population // 4], feasible=feasible,
                     costs=costs.objectives(s.cost_objectives), settings=s.evolution, seed=s.seed)
     measured = {point_key(p): v for p, v in zip(points, y, strict=True)}
-    point, predicted, passed_over = pick_winner(result, space, points, y, predictor)
+    margin = prediction_doubt(experiment, space, points, y, predictor, result.best)
+    point, predicted, passed_over = pick_winner(result, space, points, y, predictor, margin)
     winner = Winner(point, predicted, measured.get(point_key(point)), passed_over, result.front, result.front_predicted,
                     result.front_costs, result.scored_per_minute, pretrained)
     timed = "latency_ms" in s.cost_objectives or any(c.metric == "latency_ms" for c in costs.constraints)
@@ -110,14 +112,27 @@ def within_span(span: MeasuredSpan, feasibility: Callable[[list[Point]], np.ndar
     return feasible
 
 
+def prediction_doubt(experiment: Experiment, space: FBNetV3Space, points: list[Point], y: np.ndarray, predictor: Predictor,
+                     point: Point) -> float:
+    """The calibrated std of the predictor's value at `point`: the ensemble's spread there, scaled on the trials'
+    cross-validated residuals (`nars.predictor.calibration`; the folds are fitted without pretraining)."""
+    raw = predictor.predict(space.encode([point]), return_std=True)[1]
+    settings = experiment.search.predictor
+    residuals, stds = cross_validated(lambda: make_predictor(settings.kind, **settings.options), space.encode(points), y,
+                                      seed=experiment.search.seed)
+    return float(Calibration.fit(residuals, stds, label_std=float(np.std(y))).std(raw)[0])
+
+
 def pick_winner(result: EvolutionResult, space: FBNetV3Space, points: list[Point], y: np.ndarray,
-                predictor: Predictor) -> tuple[Point, float, float | None]:
-    """The evolution's best point if its prediction exceeds every measured value, else the best measured trial.
+                predictor: Predictor, margin: float = 0.0) -> tuple[Point, float, float | None]:
+    """The evolution's best point if its prediction exceeds every measured value by more than `margin` (its calibrated
+    std: the maximum of thousands of predictions is biased upward, so a point must be predicted above the best
+    measurement with confidence, not by a hair), else the best measured trial.
 
     Returns the winner, the predictor's value for it, and the evolution's best prediction where that was passed over.
     """
     best = int(np.argmax(y))
-    if result.best_predicted > y[best]:
+    if result.best_predicted - margin > y[best]:
         return result.best, result.best_predicted, None
     predicted = float(predictor.predict(space.encode([points[best]]))[0])
     return points[best], predicted, result.best_predicted

@@ -66,10 +66,25 @@ def test_the_recipe_header_says_why_a_trial_won_and_still_reads_back(tmp_path):
     point = space.sample(1, seed=0, method="random")[0]
     path = tmp_path / "best_recipe.yaml"
     write_recipe(space, point, path, predicted=4.2, measured=5.1, metric="ap", proxy_epochs=5,
-                 note="the best trial of the search: the evolution's best point was predicted 4.80, not above this trial's measurement")
+                 note="the best trial of the search: the evolution's best point was predicted 4.80, not surely above this trial's measurement")
 
     header = [line for line in path.read_text().splitlines() if line.startswith("#")]
     assert header[2] == "# predicted ap: 4.20; measured on the proxy budget: 5.10"
     assert header[3].startswith("# the best trial of the search: the evolution's best point was predicted 4.80")
     recipe = Recipe.read(path)
     assert (recipe.predicted, recipe.measured) == (4.2, 5.1)
+
+
+def test_a_point_predicted_above_the_best_trial_by_less_than_its_doubt_does_not_win():
+    """The maximum of thousands of predictions is biased upward: 0.01 above the best measurement is not enough where
+    the prediction's calibrated std is 0.05, and enough where it is 0.005."""
+    space = load_space(SPACE)
+    predictor = KnownPredictor(space)
+    result = evolved(space, predictor)
+    points = space.sample(4, seed=1, method="random")
+    y = np.full(4, result.best_predicted - 0.01)
+
+    point, _, passed_over = pick_winner(result, space, points, y, predictor, margin=0.05)
+    assert point_key(point) == point_key(points[0]) and passed_over == result.best_predicted
+    point, _, passed_over = pick_winner(result, space, points, y, predictor, margin=0.005)
+    assert point_key(point) == point_key(result.best) and passed_over is None
