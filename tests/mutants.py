@@ -123,6 +123,18 @@ MUTANTS: list[Mutant] = [
            ("tests/nars/test_search_cli.py::test_searcher_and_resource_flags_reach_the_experiment",)),
     Mutant("analysis_module_runs_nothing", "nars/analysis/__main__.py", 'if __name__ == "__main__":\n    main()',
            'if __name__ == "__main__":\n    pass', ("tests/nars/test_analysis.py::test_cli_in_its_own_process_writes_the_report_and_says_where",)),
+    Mutant("nars_learns_a_loss_on_its_raw_scale", "nars/searchers/nars.py", 'TargetTransform.for_metric(self.mode or "max", y)',
+           'TargetTransform(self.mode or "max")',
+           ("tests/nars/test_cold_start.py::test_a_search_on_a_loss_fits_its_log_and_reports_in_the_loss_units",)),
+    Mutant("screened_repeats_become_trials", "nars/searchers/screened.py",
+           "if repeats < REPEAT_DRAWS and self._answer_repeat(key, inner_id):", "if False:",
+           ("tests/nars/test_screened.py::test_a_repeat_costs_no_trial_and_is_told_what_its_point_measured",
+            "tests/nars/test_screened.py::test_tpe_on_a_small_grid_spends_every_trial_on_a_new_point")),
+    Mutant("optuna_ordered_choice_as_categorical", "nars/searchers/optuna.py", "if isinstance(param, Choice) and param.ordered:",
+           "if False:", ("tests/nars/test_screened.py::test_tpe_on_a_small_grid_spends_every_trial_on_a_new_point",)),
+    Mutant("final_winner_without_doubt", "nars/stages/final.py", "if result.best_predicted - margin > y[best]:",
+           "if result.best_predicted > y[best]:",
+           ("tests/nars/test_final_stage.py::test_a_point_predicted_above_the_best_trial_by_less_than_its_doubt_does_not_win",)),
 ]
 
 
