@@ -59,7 +59,7 @@ def notes(run: Run) -> list[str]:
         lines.append(f"The default recipe is not trained yet: `python -m detector.train --config {run.path / run_folder.DEFAULT_RECIPE} "
                      f"{run.train_flags()} --output {default_folder(run.path)}` (the recipe without a search, for the winner's "
                      "epochs on the same data; or `--default DIR` for another training of the recipe you would otherwise use).")
-    elif run.trained is not None and (run.trained.split, run.trained.epochs) != (run.default.split, run.default.epochs):
+    elif run.trained is not None and not run.trained.measured_like(run.default):
         lines.append(f"The winner and the default recipe were not measured alike ({run.trained.describe()} against "
                      f"{run.default.describe()}): compare them on the same split after the same epochs.")
     return lines
@@ -69,7 +69,7 @@ def verdict(run: Run) -> str | None:
     """The answer in one line, where the winner and the default recipe were trained and measured alike: by how much the
     search beat the default (or did not). None otherwise."""
     trained, default = run.trained, run.default
-    if trained is None or default is None or (trained.split, trained.epochs) != (default.split, default.epochs):
+    if trained is None or default is None or not trained.measured_like(default):
         return None
     gap = trained.value - default.value
     where = f"{trained.split} split" + (f", {trained.images} images" if trained.images else "")

@@ -37,6 +37,10 @@ class Trained:
         epochs = f", after {self.epochs} epochs of training" if self.epochs else ""
         return f"{self.split} split{images}{epochs} ({self.source.name})"
 
+    def measured_like(self, other: Trained) -> bool:
+        """Same split after the same epochs: the two figures compare."""
+        return (self.split, self.epochs) == (other.split, other.epochs)
+
     @property
     def optimistic(self) -> bool:
         """Measured on the validation images, which also ranked the search's trials (and so chose the winner)."""
