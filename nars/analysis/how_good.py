@@ -7,6 +7,7 @@ The report tables it (`nars.analysis.report`); `python -m nars.analysis --traine
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 
@@ -43,26 +44,31 @@ def comparison(run: Run) -> pd.DataFrame:
 def notes(run: Run) -> list[str]:
     """The verdict, what the comparison's figures do not say by themselves, and the commands that fill its gaps."""
     lines = [line[0].upper() + line[1:] + "." for line in [verdict(run)] if line]
-    if run.trained is None and run.trained_error:
-        lines.append(f"No result of the winner's final training yet: {run.trained_error}.")
-    elif run.trained is None:
-        lines.append(f"The winner is not trained yet: `python -m detector.train --config {run.path / run_folder.BEST_RECIPE} "
-                     f"{run.train_flags()} --output {final_folder(run.path)}`, then `python -m nars.analysis {run.path}` "
-                     "(or `--trained DIR` for a training elsewhere).")
+    if run.trained is None:
+        lines.append(_untrained(run, "the winner's final training", run.trained_error, "The winner",
+                                run_folder.BEST_RECIPE, final_folder(run.path),
+                                f", then `python -m nars.analysis {run.path}` (or `--trained DIR` for a training elsewhere)."))
     elif run.trained.optimistic:
         lines.append("The trained figure is on the validation images, which also ranked the trials and so chose the winner: it "
                      "flatters the winner. A held-out test split (`test.json` beside `val.json`; `detector.train` evaluates it "
                      "once, into `eval_test.json`) measures it without that bias.")
-    if run.default is None and run.default_error:
-        lines.append(f"No result of the default recipe's training yet: {run.default_error}.")
-    elif run.default is None:
-        lines.append(f"The default recipe is not trained yet: `python -m detector.train --config {run.path / run_folder.DEFAULT_RECIPE} "
-                     f"{run.train_flags()} --output {default_folder(run.path)}` (the recipe without a search, for the winner's "
-                     "epochs on the same data; or `--default DIR` for another training of the recipe you would otherwise use).")
+    if run.default is None:
+        lines.append(_untrained(run, "the default recipe's training", run.default_error, "The default recipe",
+                                run_folder.DEFAULT_RECIPE, default_folder(run.path),
+                                " (the recipe without a search, for the winner's epochs on the same data; or `--default DIR` "
+                                "for another training of the recipe you would otherwise use)."))
     elif run.trained is not None and not run.trained.measured_like(run.default):
         lines.append(f"The winner and the default recipe were not measured alike ({run.trained.describe()} against "
                      f"{run.default.describe()}): compare them on the same split after the same epochs.")
     return lines
+
+
+def _untrained(run: Run, training: str, error: str, subject: str, recipe: str, folder: Path, after: str) -> str:
+    """Why a training has no figure: its folder holds no result yet (`error`), or the command that trains it."""
+    if error:
+        return f"No result of {training} yet: {error}."
+    return (f"{subject} is not trained yet: `python -m detector.train --config {run.path / recipe} {run.train_flags()} "
+            f"--output {folder}`{after}")
 
 
 def verdict(run: Run) -> str | None:
